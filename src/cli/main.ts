@@ -1,0 +1,23 @@
+// The `egress` command line. Each subcommand lives in its own module; this file only wires them.
+import { Command } from "commander";
+import { registerRouterCommands } from "../router/cli.js";
+import { registerApplyCommand } from "./apply.js";
+import { registerDemoCommand } from "./demo.js";
+import { registerServerCommand } from "./server.js";
+
+const program = new Command();
+program
+  .name("egress")
+  .description("OpenShift-style cluster egress networking: API server, controllers, node agent, lab")
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(s) });
+
+registerServerCommand(program);
+registerDemoCommand(program);
+registerApplyCommand(program);
+registerRouterCommands(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`egress: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
