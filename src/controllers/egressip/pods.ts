@@ -1,0 +1,113 @@
+// Which EgressIP serves each pod (MISSION §1): a pod in a namespace matched by namespaceSelector
+// and matched by podSelector (absent/empty = all pods) is served by that EgressIP. A pod matched by
+// several is served by the OLDEST (creationTimestamp, then name); the others are standby for it
+// and get an event. hostNetwork pods are never served. Pure: no I/O.
+import {
+  type LabelSelector,
+  labelSelectorAsSelector,
+  type Selector,
+  selectorMatches,
+} from "../../api/selector.js";
+import { compareByAge, compareStrings, type DecisionEvent } from "../common/decision.js";
+
+export interface EgressIPSelectorSpec {
+  name: string;
+  creationTimestamp?: string;
+  namespaceSelector: LabelSelector;
+  podSelector?: LabelSelector;
+}
+
+export interface NamespaceInfo {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  hostNetwork?: boolean;
+}
+
+export interface PodSelectionResult {
+  /** "namespace/name" → EgressIP name serving the pod. */
+  servedBy: Map<string, string>;
+  /** EgressIP name → "namespace/name" of the pods it serves, sorted. */
+  podsOf: Map<string, string[]>;
+  /** Pods an EgressIP selects but another (older) one serves. */
+  standby: { pod: string; egressIP: string; servedBy: string }[];
+  events: DecisionEvent[];
+}
+
+/** Matches pods to EgressIPs. An EgressIP whose selectors are invalid selects nothing and gets an
+ *  InvalidSelector event (the API server should have refused it). */
+export function selectPodsForEgressIPs(
+  egressIPs: EgressIPSelectorSpec[],
+  namespaces: NamespaceInfo[],
+  pods: PodInfo[],
+): PodSelectionResult {
+  const events: DecisionEvent[] = [];
+  const compiled: { name: string; ns: Selector; pod: Selector }[] = [];
+  for (const e of [...egressIPs].sort(compareByAge)) {
+    try {
+      compiled.push({
+        name: e.name,
+        ns: labelSelectorAsSelector(e.namespaceSelector, "spec.namespaceSelector"),
+        pod: labelSelectorAsSelector(e.podSelector ?? {}, "spec.podSelector"),
+      });
+    } catch (err) {
+      events.push({
+        type: "Warning",
+        reason: "InvalidSelector",
+        message: `EgressIP ${e.name} selects no pods: ${(err as Error).message}`,
+        object: { kind: "EgressIP", name: e.name },
+      });
+    }
+  }
+  const nsLabels = new Map(namespaces.map((n) => [n.name, n.labels]));
+  // Namespace matches are computed once per (EgressIP, namespace).
+  const nsMatch = new Map<string, boolean[]>();
+  for (const [ns, labels] of nsLabels)
+    nsMatch.set(
+      ns,
+      compiled.map((c) => selectorMatches(c.ns, labels)),
+    );
+
+  const servedBy = new Map<string, string>();
+  const podsOf = new Map<string, string[]>(compiled.map((c) => [c.name, []]));
+  const standby: PodSelectionResult["standby"] = [];
+  const sortedPods = [...pods].sort(
+    (a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name),
+  );
+  for (const p of sortedPods) {
+    if (p.hostNetwork) continue;
+    const m = nsMatch.get(p.namespace);
+    if (!m) continue;
+    const key = `${p.namespace}/${p.name}`;
+    let first: string | undefined;
+    compiled.forEach((c, i) => {
+      if (!m[i] || !selectorMatches(c.pod, p.labels)) return;
+      if (first === undefined) {
+        first = c.name;
+        servedBy.set(key, c.name);
+        podsOf.get(c.name)!.push(key);
+      } else standby.push({ pod: key, egressIP: c.name, servedBy: first });
+    });
+  }
+  // One event per (standby EgressIP, serving EgressIP) pair, not one per pod.
+  const pairs = new Map<string, { egressIP: string; servedBy: string; pods: string[] }>();
+  for (const s of standby) {
+    const k = `${s.egressIP}\u0000${s.servedBy}`;
+    const v = pairs.get(k) ?? { egressIP: s.egressIP, servedBy: s.servedBy, pods: [] };
+    v.pods.push(s.pod);
+    pairs.set(k, v);
+  }
+  for (const v of pairs.values())
+    events.push({
+      type: "Warning",
+      reason: "EgressIPStandby",
+      message: `${v.pods.length} pod(s) selected by EgressIP ${v.egressIP} are already served by the older EgressIP ${v.servedBy} (e.g. ${v.pods[0]}); ${v.egressIP} is standby for them`,
+      object: { kind: "EgressIP", name: v.egressIP },
+    });
+  return { servedBy, podsOf, standby, events };
+}

@@ -1,0 +1,171 @@
+// EgressService host election (MISSION §3). For each EgressService: no host when its Service is
+// not a LoadBalancer, has no ingress IP or has no endpoints; sourceIPBy Network → host "ALL" (no
+// node label); LoadBalancerIP → one node that is Ready, reachable, matches spec.nodeSelector and,
+// with externalTrafficPolicy Local, runs an endpoint. The current host is kept while it still
+// qualifies; otherwise the qualifying node hosting the fewest egress services wins, ties by node
+// name. Outputs status.host per service and the egress-service labels each node should carry.
+// Pure: no I/O; controllers translate objects in and labels/status out.
+import { type LabelSelector, labelSelectorAsSelector, selectorMatches } from "../../api/selector.js";
+import { compareStrings, type DecisionEvent } from "../common/decision.js";
+
+export const EGRESS_SERVICE_LABEL_PREFIX = "egress-service.k8s.ovn.org/";
+export const HOST_ALL = "ALL";
+
+/** Node label marking the host of Service ns/name (value ""). */
+export const egressServiceLabel = (namespace: string, name: string): string =>
+  `${EGRESS_SERVICE_LABEL_PREFIX}${namespace}-${name}`;
+
+export interface ESNode {
+  name: string;
+  labels: Record<string, string>;
+  ready: boolean;
+  reachable: boolean;
+}
+
+export interface EgressServiceInput {
+  namespace: string;
+  name: string;
+  sourceIPBy: "LoadBalancerIP" | "Network";
+  nodeSelector?: LabelSelector;
+  /** Current status.host ("" when none). */
+  currentHost: string;
+  service?: {
+    type: string;
+    /** status.loadBalancer.ingress[].ip */
+    ingressIPs: string[];
+    externalTrafficPolicy?: "Cluster" | "Local";
+  };
+  /** Nodes that run at least one ready endpoint of the Service. */
+  endpointNodes: string[];
+}
+
+export type NoHostReason =
+  | "ServiceNotFound"
+  | "NotLoadBalancer"
+  | "NoIngressIP"
+  | "NoEndpoints"
+  | "NoEligibleNode"
+  | "InvalidNodeSelector";
+
+export interface EgressServiceDecision {
+  namespace: string;
+  name: string;
+  /** status.host: node name, "ALL" or "". */
+  host: string;
+  /** Why host is "" (absent otherwise). */
+  reason?: NoHostReason;
+}
+
+export interface ElectResult {
+  decisions: EgressServiceDecision[];
+  /** node → egress-service label keys it must carry (nodes with none are absent). Labels with
+   *  the prefix not listed here must be removed. */
+  nodeLabels: Map<string, string[]>;
+  events: DecisionEvent[];
+}
+
+/** Elects hosts for all EgressServices at once (so the "fewest hosted" tie-break sees every
+ *  service). Kept hosts are counted first, then new elections run in namespace/name order. */
+export function electEgressServiceHosts(services: EgressServiceInput[], nodes: ESNode[]): ElectResult {
+  const events: DecisionEvent[] = [];
+  const sorted = [...services].sort(
+    (a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name),
+  );
+  const nodeByName = new Map(nodes.map((n) => [n.name, n]));
+  const load = new Map<string, number>(nodes.map((n) => [n.name, 0]));
+  const decided = new Map<EgressServiceInput, EgressServiceDecision>();
+  const candidates = new Map<EgressServiceInput, ESNode[]>();
+
+  for (const s of sorted) {
+    const d: EgressServiceDecision = { namespace: s.namespace, name: s.name, host: "" };
+    decided.set(s, d);
+    const svc = s.service;
+    if (!svc) d.reason = "ServiceNotFound";
+    else if (svc.type !== "LoadBalancer") d.reason = "NotLoadBalancer";
+    else if (svc.ingressIPs.length === 0) d.reason = "NoIngressIP";
+    else if (s.endpointNodes.length === 0) d.reason = "NoEndpoints";
+    if (d.reason) continue;
+    if (s.sourceIPBy === "Network") {
+      d.host = HOST_ALL;
+      continue;
+    }
+    let sel: ReturnType<typeof labelSelectorAsSelector>;
+    try {
+      sel = labelSelectorAsSelector(s.nodeSelector ?? {}, "spec.nodeSelector");
+    } catch (err) {
+      d.reason = "InvalidNodeSelector";
+      events.push({
+        type: "Warning",
+        reason: "InvalidNodeSelector",
+        message: (err as Error).message,
+        object: { kind: "EgressService", namespace: s.namespace, name: s.name },
+      });
+      continue;
+    }
+    const local = svc!.externalTrafficPolicy === "Local";
+    const epNodes = new Set(s.endpointNodes);
+    const ok = nodes.filter(
+      (n) => n.ready && n.reachable && selectorMatches(sel, n.labels) && (!local || epNodes.has(n.name)),
+    );
+    candidates.set(s, ok);
+    const cur = s.currentHost ? nodeByName.get(s.currentHost) : undefined;
+    if (cur && ok.includes(cur)) {
+      d.host = cur.name;
+      load.set(cur.name, (load.get(cur.name) ?? 0) + 1);
+    }
+  }
+  for (const s of sorted) {
+    const d = decided.get(s)!;
+    const ok = candidates.get(s);
+    if (!ok || d.host !== "") continue;
+    let best: ESNode | undefined;
+    for (const n of ok) {
+      const l = load.get(n.name) ?? 0;
+      const bl = best ? (load.get(best.name) ?? 0) : Number.POSITIVE_INFINITY;
+      if (!best || l < bl || (l === bl && n.name < best.name)) best = n;
+    }
+    if (!best) {
+      d.reason = "NoEligibleNode";
+      events.push({
+        type: "Warning",
+        reason: "NoEligibleNode",
+        message: `no Ready, reachable node matches the nodeSelector${s.service?.externalTrafficPolicy === "Local" ? " and runs an endpoint (externalTrafficPolicy: Local)" : ""}`,
+        object: { kind: "EgressService", namespace: s.namespace, name: s.name },
+      });
+      continue;
+    }
+    d.host = best.name;
+    load.set(best.name, (load.get(best.name) ?? 0) + 1);
+    events.push({
+      type: "Normal",
+      reason: s.currentHost ? "HostReelected" : "HostElected",
+      message: s.currentHost
+        ? `host moved from ${s.currentHost} to ${best.name}`
+        : `host ${best.name} elected`,
+      object: { kind: "EgressService", namespace: s.namespace, name: s.name },
+    });
+  }
+  const nodeLabels = new Map<string, string[]>();
+  for (const s of sorted) {
+    const d = decided.get(s)!;
+    if (d.host === "" || d.host === HOST_ALL) continue;
+    const l = nodeLabels.get(d.host) ?? [];
+    l.push(egressServiceLabel(s.namespace, s.name));
+    nodeLabels.set(d.host, l);
+  }
+  return { decisions: sorted.map((s) => decided.get(s)!), nodeLabels, events };
+}
+
+/** Label changes for one node: which egress-service labels to add and which to remove, given the
+ *  node's current labels and the desired keys from ElectResult.nodeLabels. */
+export function nodeLabelChanges(
+  current: Record<string, string>,
+  desired: readonly string[] | undefined,
+): { add: string[]; remove: string[] } {
+  const want = new Set(desired ?? []);
+  const have = Object.keys(current).filter((k) => k.startsWith(EGRESS_SERVICE_LABEL_PREFIX));
+  return {
+    add: [...want].filter((k) => !Object.hasOwn(current, k) || current[k] !== "").sort(),
+    remove: have.filter((k) => !want.has(k)).sort(),
+  };
+}
