@@ -1,0 +1,359 @@
+// Benchmark: the egress router's HTTP proxy vs. Debian's squid configured as upstream's
+// egress-http-proxy image generates it, side by side in one run, on loopback only.
+//   1. small GETs (absolute-form) through the proxy, load from wrk: requests/s and p99 latency
+//   2. CONNECT tunnels that each transfer 1 MiB (this driver): tunnels/s, MiB/s, p99
+// Both proxies get the seed's EGRESS_HTTP_PROXY_DESTINATION. Run as root (squid drops to user
+// "proxy"); see run.sh. Everything it starts is stopped by pid at the end, also on failure.
+//
+// Usage: node <build>/bench/router/http-proxy.bench.js [--duration 10] [--connections 32]
+//        [--tunnels 200] [--tunnel-concurrency 8]
+
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseHttpProxyDestination } from "../../src/router/config/proxy.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cliEntry = join(here, "..", "..", "src", "router", "cli-entry.js");
+const POLICY = "!*.example.com\n!192.168.1.0/24\n*\n";
+const HOST = "127.0.0.1";
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+/** The squid.conf upstream's egress-http-proxy image writes for a policy, plus the private
+ *  paths and loopback-only DNS a benchmark on a shared machine needs. */
+export function squidConfig(policy: string, port: number, dir: string): string {
+  const out = [
+    `http_port ${HOST}:${port}`,
+    "cache deny all",
+    "access_log none all",
+    "debug_options ALL,0",
+    "shutdown_lifetime 0",
+    // Private to this run (not upstream's):
+    `pid_filename ${dir}/squid.pid`,
+    `cache_log ${dir}/cache.log`,
+    `coredump_dir ${dir}`,
+    "dns_nameservers 127.0.0.1",
+    "pinger_enable off",
+    "logfile_rotate 0",
+  ];
+  parseHttpProxyDestination(policy).rules.forEach((r, i) => {
+    const name = `dest${i + 1}`;
+    if (r.kind === "all") {
+      out.push("http_access allow all");
+      return;
+    }
+    let acl: string;
+    if (r.kind === "host") acl = `dstdomain ${r.name}`;
+    else if (r.kind === "domain") acl = `dstdomain .${r.name}`;
+    else acl = `dst ${r.value}`;
+    out.push(`acl ${name} ${acl}`, `http_access ${r.action} ${name}`);
+  });
+  out.push("http_access deny all");
+  return `${out.join("\n")}\n`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, HOST, () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitForPort(port: number, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect({ host: HOST, port }, () => {
+        s.destroy();
+        r(true);
+      });
+      s.on("error", () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${HOST}:${port}`);
+}
+
+// The origin runs in its own process so its CPU is not the driver's.
+async function runOrigin(port: number): Promise<void> {
+  const small = Buffer.from("hello from the origin\n");
+  const mib = Buffer.alloc(1 << 20, 0x61);
+  const server = http.createServer((req, res) => {
+    const body = req.url === "/mib" ? mib : small;
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(port, HOST, r));
+}
+
+interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  non2xx: number;
+  errors: string;
+}
+
+function parseLatency(s: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(s.trim());
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+}
+
+function wrk(
+  proxyPort: number,
+  originPort: number,
+  seconds: number,
+  connections: number,
+  dir: string,
+): WrkResult {
+  const script = join(dir, `proxy-${proxyPort}.lua`);
+  // Absolute-form request line and a Host header naming the origin, as a proxy client sends.
+  writeFileSync(
+    script,
+    `wrk.path = "http://${HOST}:${originPort}/small"\nwrk.headers["Host"] = "${HOST}:${originPort}"\n`,
+  );
+  const out = execFileSync(
+    "wrk",
+    [
+      "-t",
+      "1",
+      "-c",
+      String(connections),
+      "-d",
+      `${seconds}s`,
+      "--latency",
+      "-s",
+      script,
+      `http://${HOST}:${proxyPort}`,
+    ],
+    { encoding: "utf8" },
+  );
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+  const p50 = parseLatency(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const p99 = parseLatency(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "");
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors:.*/.exec(out)?.[0] ?? "";
+  return { rps, p50ms: p50, p99ms: p99, non2xx, errors };
+}
+
+interface TunnelResult {
+  tunnels: number;
+  failed: number;
+  perSecond: number;
+  mibPerSecond: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+/** One CONNECT tunnel: CONNECT, GET /mib through it, read the whole response, close. */
+function oneTunnel(proxyPort: number, originPort: number): Promise<{ ms: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const s = net.connect({ host: HOST, port: proxyPort });
+    let established = false;
+    let pending = Buffer.alloc(0);
+    let bytes = 0;
+    s.on("error", reject);
+    s.on("data", (c: Buffer) => {
+      if (!established) {
+        pending = Buffer.concat([pending, c]);
+        const end = pending.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        if (!/^HTTP\/1\.[01] 200/.test(pending.toString("latin1", 0, 16))) {
+          s.destroy();
+          reject(new Error(pending.toString("latin1", 0, end)));
+          return;
+        }
+        established = true;
+        bytes += pending.length - end - 4;
+        s.write(`GET /mib HTTP/1.1\r\nHost: ${HOST}:${originPort}\r\nConnection: close\r\n\r\n`);
+        return;
+      }
+      bytes += c.length;
+    });
+    s.on("close", () => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (established) resolve({ ms, bytes });
+    });
+    s.write(`CONNECT ${HOST}:${originPort} HTTP/1.1\r\nHost: ${HOST}:${originPort}\r\n\r\n`);
+  });
+}
+
+async function tunnels(
+  proxyPort: number,
+  originPort: number,
+  total: number,
+  concurrency: number,
+): Promise<TunnelResult> {
+  const times: number[] = [];
+  let bytes = 0;
+  let failed = 0;
+  let next = 0;
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next++;
+        try {
+          const r = await oneTunnel(proxyPort, originPort);
+          if (r.bytes < 1 << 20) failed++;
+          times.push(r.ms);
+          bytes += r.bytes;
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  const secs = (Date.now() - t0) / 1000;
+  times.sort((a, b) => a - b);
+  const pct = (p: number): number =>
+    times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] ?? Number.NaN;
+  return {
+    tunnels: times.length,
+    failed,
+    perSecond: times.length / secs,
+    mibPerSecond: bytes / (1 << 20) / secs,
+    p50ms: pct(50),
+    p99ms: pct(99),
+  };
+}
+
+function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      child.kill("SIGKILL");
+    }, 5000);
+    child.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === "--role-origin") {
+    await runOrigin(Number(process.argv[3]));
+    return;
+  }
+  const seconds = arg("duration", 10);
+  const connections = arg("connections", 32);
+  const total = arg("tunnels", 200);
+  const concurrency = arg("tunnel-concurrency", 8);
+  const dir = mkdtempSync(join(tmpdir(), "router-bench-"));
+  chmodSync(dir, 0o777); // squid writes its pid and log after dropping to user "proxy"
+  const children: ChildProcess[] = [];
+  try {
+    const [originPort, oursPort, squidPort] = [await freePort(), await freePort(), await freePort()];
+    const origin = spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), "--role-origin", String(originPort)],
+      {
+        stdio: "inherit",
+      },
+    );
+    children.push(origin);
+    const ours = spawn(
+      process.execPath,
+      [cliEntry, "router", "http-proxy", "--port", String(oursPort), "--listen", HOST],
+      {
+        env: { ...process.env, EGRESS_HTTP_PROXY_DESTINATION: POLICY, EGRESS_LOG_LEVEL: "warn" },
+        stdio: "inherit",
+      },
+    );
+    children.push(ours);
+    const conf = join(dir, "squid.conf");
+    writeFileSync(conf, squidConfig(POLICY, squidPort, dir));
+    const squid = spawn("squid", ["-N", "-f", conf], { stdio: "inherit" });
+    children.push(squid);
+    await Promise.all([waitForPort(originPort), waitForPort(oursPort), waitForPort(squidPort)]);
+
+    const squidVersion =
+      /Version (\S+)/.exec(execFileSync("squid", ["-v"], { encoding: "utf8" }))?.[1] ?? "?";
+    const results: Record<string, { get: WrkResult; connect: TunnelResult }> = {};
+    // Warm up both, then measure each in turn.
+    for (const [name, port] of [
+      ["egress-router (node)", oursPort],
+      [`squid ${squidVersion}`, squidPort],
+    ] as const) {
+      wrk(port, originPort, 2, connections, dir);
+      await tunnels(port, originPort, 10, concurrency);
+      const get = wrk(port, originPort, seconds, connections, dir);
+      const connect = await tunnels(port, originPort, total, concurrency);
+      results[name] = { get, connect };
+    }
+    const direct = (() => {
+      const script = join(dir, "direct.lua");
+      writeFileSync(script, 'wrk.path = "/small"\n');
+      const out = execFileSync(
+        "wrk",
+        [
+          "-t",
+          "1",
+          "-c",
+          String(connections),
+          "-d",
+          `${seconds}s`,
+          "--latency",
+          "-s",
+          script,
+          `http://${HOST}:${originPort}`,
+        ],
+        { encoding: "utf8" },
+      );
+      return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+    })();
+
+    const f = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
+    const lines = [
+      `HTTP proxy benchmark: ${new Date().toISOString()}, node ${process.version}, wrk -t1 -c${connections} -d${seconds}s,`,
+      `CONNECT: ${total} tunnels x 1 MiB, ${concurrency} concurrent; policy ${JSON.stringify(POLICY)}`,
+      "",
+      "| proxy | GET req/s | GET p50 ms | GET p99 ms | GET non-2xx | tunnels/s | MiB/s | tunnel p50 ms | tunnel p99 ms | failed |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...Object.entries(results).map(
+        ([name, r]) =>
+          `| ${name} | ${f(r.get.rps)} | ${f(r.get.p50ms, 2)} | ${f(r.get.p99ms, 2)} | ${r.get.non2xx} | ${f(r.connect.perSecond, 1)} | ${f(r.connect.mibPerSecond)} | ${f(r.connect.p50ms, 1)} | ${f(r.connect.p99ms, 1)} | ${r.connect.failed} |`,
+      ),
+      "",
+      `Origin directly (no proxy), same wrk settings: ${f(direct)} req/s`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+    process.stdout.write(`${JSON.stringify({ results, direct })}\n`);
+    const errs = Object.values(results).filter((r) => r.get.errors !== "");
+    if (errs.length > 0)
+      process.stderr.write(`wrk socket errors: ${errs.map((r) => r.get.errors).join("; ")}\n`);
+  } finally {
+    for (const c of children.reverse()) await stop(c);
+    try {
+      process.stderr.write(
+        readFileSync(join(dir, "cache.log"), "utf8")
+          .split("\n")
+          .filter((l) => /FATAL|ERROR/.test(l))
+          .join("\n"),
+      );
+    } catch {
+      // no squid log: squid never started
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,112 @@
+// Functional tests of the HTTP proxy against real loopback origins (security cases are in
+// security.test.ts).
+import assert from "node:assert/strict";
+import http from "node:http";
+import net from "node:net";
+import { after, before, test } from "node:test";
+import { parseHttpProxyDestination } from "../config/proxy.js";
+import { staticResolver } from "./resolver.js";
+import { type ProxyEvent, type RunningHttpProxy, startHttpProxy } from "./server.js";
+import { absoluteGet, connectThrough, type Origin, rawExchange, startOrigin } from "./testing.js";
+
+let origin: Origin;
+let proxy: RunningHttpProxy;
+const events: ProxyEvent[] = [];
+
+before(async () => {
+  origin = await startOrigin("127.0.0.2", "origin");
+  proxy = await startHttpProxy({
+    policy: parseHttpProxyDestination("!127.0.0.9\n*"),
+    resolver: staticResolver({ "web.example": ["127.0.0.2"] }),
+    port: 0,
+    host: "127.0.0.1",
+    connectTimeoutMs: 2000,
+    onEvent: (e) => events.push(e),
+  });
+});
+after(async () => {
+  await proxy?.close();
+  await origin?.close();
+});
+
+function viaProxy(method: string, url: string, body?: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>(
+    (resolve, reject) => {
+      // Like curl with a proxy: Host names the target, not the proxy.
+      const host = url.replace(/^http:\/\//, "").split("/")[0]!;
+      const opts = { host: "127.0.0.1", port: proxy.port, method, path: url, headers: { host, ...headers } };
+      const req = http.request(opts, (res) => {
+        let data = "";
+        res.setEncoding("latin1");
+        res.on("data", (c: string) => {
+          data += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: data }));
+      });
+      req.on("error", reject);
+      req.end(body);
+    },
+  );
+}
+
+test("GET and POST through the proxy, by name and by address; headers preserved", async () => {
+  const get = await viaProxy("GET", `http://web.example:${origin.port}/hello?x=1`, undefined, {
+    "proxy-authorization": "Basic c2VjcmV0",
+    "x-keep": "yes",
+  });
+  assert.equal(get.status, 200);
+  assert.equal(get.body, "origin GET /hello?x=1 0");
+  assert.deepEqual(get.headers["set-cookie"], ["a=1", "b=2"]);
+  const seen = origin.requests.at(-1)!;
+  assert.equal(seen.url, "/hello?x=1");
+  assert.equal(seen.host, `web.example:${origin.port}`);
+  const post = await viaProxy("POST", `http://127.0.0.2:${origin.port}/submit`, "x".repeat(100_000));
+  assert.equal(post.body, "origin POST /submit 100000");
+  assert.ok(events.some((e) => e.kind === "allow" && e.address === "127.0.0.2"));
+});
+
+test("keep-alive: several requests on one client connection are each checked", async () => {
+  const s = net.connect({ host: "127.0.0.1", port: proxy.port });
+  const got: string[] = [];
+  await new Promise<void>((resolve) => {
+    s.on("data", (c: Buffer) => got.push(c.toString("latin1")));
+    s.on("close", () => resolve());
+    s.write(`GET http://127.0.0.2:${origin.port}/1 HTTP/1.1\r\nHost: 127.0.0.2:${origin.port}\r\n\r\n`);
+    s.write(`GET http://127.0.0.9:${origin.port}/2 HTTP/1.1\r\nHost: 127.0.0.9:${origin.port}\r\n\r\n`);
+    setTimeout(() => s.end(), 300);
+  });
+  const all = got.join("");
+  assert.match(all, /HTTP\/1\.1 200/);
+  assert.match(all, /HTTP\/1\.1 403/);
+});
+
+test("CONNECT tunnels bytes both ways (1 MiB)", async () => {
+  const r = await connectThrough(
+    proxy.port,
+    `127.0.0.2:${origin.port}`,
+    `127.0.0.2:${origin.port}`,
+    "GET /bytes/1048576 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+  );
+  assert.equal(r.status, 200);
+  const body = r.tunneled.slice(r.tunneled.indexOf("\r\n\r\n") + 4);
+  assert.equal(body.length, 1048576);
+});
+
+test("errors: unresolvable name 502, refused port 502, upgrade 501, https:// URL 400", async () => {
+  assert.equal((await rawExchange(proxy.port, absoluteGet("http://nowhere.example/"))).status, 502);
+  const closed = await new Promise<number>((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.2", () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  assert.equal((await rawExchange(proxy.port, absoluteGet(`http://127.0.0.2:${closed}/`))).status, 502);
+  assert.equal((await connectThrough(proxy.port, `127.0.0.2:${closed}`, null, "")).status, 502);
+  const up = await rawExchange(
+    proxy.port,
+    `GET http://127.0.0.2:${origin.port}/ws HTTP/1.1\r\nHost: 127.0.0.2:${origin.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+  );
+  assert.equal(up.status, 501);
+  assert.equal((await rawExchange(proxy.port, absoluteGet("https://web.example/"))).status, 400);
+});

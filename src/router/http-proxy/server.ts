@@ -1,0 +1,327 @@
+// The egress router's HTTP proxy (upstream ran squid on port 8080): plain HTTP in absolute form
+// and HTTPS through CONNECT, each request checked against EGRESS_HTTP_PROXY_DESTINATION.
+// Every request target is parsed strictly (target.ts), names are resolved once through the
+// injected resolver, the policy is applied to the name and to every resolved address
+// (policy.ts), and the proxy connects to one of exactly the addresses it checked, so a
+// second resolution (DNS rebinding) cannot redirect it. Origin-form requests ("GET / HTTP/1.1",
+// i.e. the proxy addressed as a web server) are refused with 400: the proxy never routes on the
+// Host header alone. This module does network I/O; all decisions come from the pure modules.
+
+import http from "node:http";
+import net from "node:net";
+import type { Duplex } from "node:stream";
+import { formatIP, type IP } from "../../api/ip.js";
+import type { HttpProxyPolicy } from "../config/proxy.js";
+import { decideAddress, decideName, needsAddresses, verdictReason } from "./policy.js";
+import { type HostResolver, systemResolver } from "./resolver.js";
+import {
+  type Authority,
+  BadTargetError,
+  formatHost,
+  type Host,
+  hostHeaderAgrees,
+  parseAbsoluteHttpUrl,
+  parseConnectTarget,
+} from "./target.js";
+
+export const DEFAULT_HTTP_PROXY_PORT = 8080;
+
+export interface ProxyEvent {
+  /** allow: forwarded; deny: refused by policy (403); reject: malformed (400); error: 502/504. */
+  kind: "allow" | "deny" | "reject" | "error";
+  method: string;
+  target: string;
+  /** The address connected to (allow), or the address/rule that decided (deny). */
+  address?: string;
+  reason?: string;
+}
+
+export interface HttpProxyOptions {
+  policy: HttpProxyPolicy;
+  resolver?: HostResolver;
+  /** Listen port; 0 picks a free one (tests). Default 8080. */
+  port?: number;
+  /** Listen address. Default all IPv4 addresses. */
+  host?: string;
+  connectTimeoutMs?: number;
+  onEvent?: (e: ProxyEvent) => void;
+}
+
+export interface RunningHttpProxy {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+type Authorization = { ok: true; addresses: IP[] } | { ok: false; status: 403 | 502; reason: string };
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) and the proxy's own credentials are not forwarded.
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+function filterHeaders(raw: readonly string[], drop: ReadonlySet<string>): string[] {
+  const connectionListed = new Set<string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === "connection") {
+      for (const t of raw[i + 1]!.split(",")) connectionListed.add(t.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(k) || drop.has(k) || connectionListed.has(k)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+function hostHeaders(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === "host") out.push(raw[i + 1]!);
+  return out;
+}
+
+function rawResponse(socket: Duplex, status: number, text: string, reason: string): void {
+  const body = `egress-router: ${reason}\n`;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Connects to the first address that answers, in order. Only addresses that passed the
+ *  policy are ever passed in; they are literals, so net.connect does no lookup of its own. */
+function connectAny(addresses: readonly IP[], port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    let i = 0;
+    let lastError: Error = new Error("no address");
+    const next = (): void => {
+      const ip = addresses[i++];
+      if (!ip) {
+        reject(lastError);
+        return;
+      }
+      const s = net.connect({ host: formatIP(ip), port, family: ip.family });
+      const timer = setTimeout(
+        () => s.destroy(new Error(`connect timeout after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      s.once("connect", () => {
+        clearTimeout(timer);
+        s.removeAllListeners("error");
+        resolve(s);
+      });
+      s.once("error", (e) => {
+        clearTimeout(timer);
+        lastError = e;
+        next();
+      });
+    };
+    next();
+  });
+}
+
+export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHttpProxy> {
+  const policy = opts.policy;
+  const resolver = opts.resolver ?? systemResolver;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
+  const emit = opts.onEvent ?? (() => {});
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, timeout: 60_000 });
+  const tunnels = new Set<net.Socket>();
+
+  async function authorize(host: Host): Promise<Authorization> {
+    if (host.kind === "ip") {
+      const v = decideAddress(policy, host.ip);
+      return v.allow
+        ? { ok: true, addresses: [host.ip] }
+        : { ok: false, status: 403, reason: verdictReason(v) };
+    }
+    // A name decided by name rules alone is refused before any lookup is made for it.
+    if (!needsAddresses(policy, host.name)) {
+      const v = decideName(policy, host.name, []);
+      if (!v.allow) return { ok: false, status: 403, reason: verdictReason(v) };
+    }
+    let addresses: IP[];
+    try {
+      addresses = await resolver.resolve(host.name);
+    } catch (e) {
+      return { ok: false, status: 502, reason: `cannot resolve ${host.name}: ${(e as Error).message}` };
+    }
+    if (addresses.length === 0) return { ok: false, status: 502, reason: `cannot resolve ${host.name}` };
+    const v = decideName(policy, host.name, addresses);
+    if (!v.allow) {
+      const where = v.address ? ` (${formatIP(v.address)})` : "";
+      return { ok: false, status: 403, reason: `${verdictReason(v)}${where}` };
+    }
+    return { ok: true, addresses };
+  }
+
+  function checkHostHeader(req: http.IncomingMessage, target: Authority): string | undefined {
+    const hosts = hostHeaders(req.rawHeaders);
+    if (hosts.length > 1) return "more than one Host header";
+    if (hosts.length === 1 && !hostHeaderAgrees(target, hosts[0]!)) {
+      return `Host header ${JSON.stringify(hosts[0])} does not match the request target`;
+    }
+    return undefined;
+  }
+
+  async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = req.method ?? "GET";
+    const url = req.url ?? "";
+    const refuse = (status: number, kind: ProxyEvent["kind"], reason: string): void => {
+      emit({ kind, method, target: url, reason });
+      req.resume();
+      res.writeHead(status, { "content-type": "text/plain", connection: "close" });
+      res.end(`egress-router: ${reason}\n`);
+    };
+    let target: ReturnType<typeof parseAbsoluteHttpUrl>;
+    try {
+      target = parseAbsoluteHttpUrl(url);
+    } catch (e) {
+      refuse(400, "reject", e instanceof BadTargetError ? e.message : String(e));
+      return;
+    }
+    const hostProblem = checkHostHeader(req, target.authority);
+    if (hostProblem) return refuse(400, "reject", hostProblem);
+    const auth = await authorize(target.authority.host);
+    if (!auth.ok) return refuse(auth.status, auth.status === 403 ? "deny" : "error", auth.reason);
+    const address = auth.addresses[0]!;
+    const port = target.authority.port;
+    const authorityText = url.slice(url.indexOf("//") + 2).split(/[/?]/, 1)[0]!;
+    const headers = filterHeaders(req.rawHeaders, new Set(["host"]));
+    headers.push("Host", authorityText);
+    emit({ kind: "allow", method, target: url, address: formatIP(address) });
+    const upstream = http.request({
+      host: formatIP(address),
+      family: address.family,
+      port,
+      method,
+      path: target.path,
+      headers,
+      agent,
+      setHost: false,
+      timeout: connectTimeoutMs,
+    });
+    upstream.on("response", (up) => {
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, filterHeaders(up.rawHeaders, new Set()));
+      up.pipe(res);
+      up.on("error", () => res.destroy());
+    });
+    upstream.on("timeout", () => upstream.destroy(new Error("upstream timeout")));
+    upstream.on("error", (e) => {
+      emit({ kind: "error", method, target: url, reason: e.message });
+      if (!res.headersSent) {
+        res.writeHead(502, { "content-type": "text/plain", connection: "close" });
+        res.end(`egress-router: upstream ${formatHost(target.authority.host)}: ${e.message}\n`);
+      } else {
+        res.destroy();
+      }
+    });
+    req.pipe(upstream);
+  }
+
+  async function onConnect(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    const url = req.url ?? "";
+    const method = "CONNECT";
+    client.on("error", () => client.destroy());
+    let target: Authority;
+    try {
+      target = parseConnectTarget(url);
+    } catch (e) {
+      emit({ kind: "reject", method, target: url, reason: (e as Error).message });
+      return rawResponse(client, 400, "Bad Request", (e as Error).message);
+    }
+    const hostProblem = checkHostHeader(req, target);
+    if (hostProblem) {
+      emit({ kind: "reject", method, target: url, reason: hostProblem });
+      return rawResponse(client, 400, "Bad Request", hostProblem);
+    }
+    const auth = await authorize(target.host);
+    if (!auth.ok) {
+      emit({ kind: auth.status === 403 ? "deny" : "error", method, target: url, reason: auth.reason });
+      return rawResponse(client, auth.status, auth.status === 403 ? "Forbidden" : "Bad Gateway", auth.reason);
+    }
+    let upstream: net.Socket;
+    try {
+      upstream = await connectAny(auth.addresses, target.port, connectTimeoutMs);
+    } catch (e) {
+      emit({ kind: "error", method, target: url, reason: (e as Error).message });
+      return rawResponse(client, 502, "Bad Gateway", (e as Error).message);
+    }
+    if (client.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    emit({ kind: "allow", method, target: url, address: upstream.remoteAddress ?? "" });
+    tunnels.add(upstream);
+    upstream.on("close", () => {
+      tunnels.delete(upstream);
+      client.destroy();
+    });
+    upstream.on("error", () => upstream.destroy());
+    client.on("close", () => upstream.destroy());
+    upstream.setNoDelay(true);
+    client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    if (head.length > 0) upstream.write(head);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  }
+
+  // HTTP/1.1 clients must send Host, but an absolute-form target already names the host; the
+  // agreement check below covers a Host that is present.
+  const server = http.createServer({ keepAliveTimeout: 30_000, requireHostHeader: false });
+  server.on("request", (req, res) => {
+    onRequest(req, res).catch((e: unknown) => {
+      res.destroy(e instanceof Error ? e : new Error(String(e)));
+    });
+  });
+  server.on("connect", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    onConnect(req, socket, head).catch(() => socket.destroy());
+  });
+  // Upgrades through a forward proxy would bypass the request path above; refuse them.
+  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex) => {
+    emit({
+      kind: "reject",
+      method: req.method ?? "",
+      target: req.url ?? "",
+      reason: "upgrade not supported",
+    });
+    rawResponse(socket, 501, "Not Implemented", "protocol upgrade through the proxy is not supported");
+  });
+  server.on("clientError", (_e, socket: Duplex) =>
+    rawResponse(socket, 400, "Bad Request", "malformed request"),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? DEFAULT_HTTP_PROXY_PORT, opts.host ?? "0.0.0.0", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as net.AddressInfo;
+  return {
+    address: addr.address,
+    port: addr.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const t of tunnels) t.destroy();
+        agent.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
