@@ -1,7 +1,7 @@
 // Store benchmark: durable (fsync'd, group-committed) put latency, concurrent throughput, list time,
 // memory and restart time at 100,000 objects. Run after building:
 //   node dist/bench/store.bench.js [dir]     (default: a temp dir, removed afterwards)
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../src/store/index.js";
@@ -36,6 +36,23 @@ function object(ns: string, name: string, i: number): string {
 
 const base = process.argv[2] ?? (await mkdtemp(join(tmpdir(), "store-bench-")));
 try {
+  // 0. Baseline: the disk itself (600-byte append + fdatasync), so store overhead can be told apart
+  //    from fsync latency, which dominates the tail on a shared machine.
+  {
+    const fh = await open(join(base, "fsync-probe"), "w");
+    const b = Buffer.alloc(600, 1);
+    const lat: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t = performance.now();
+      await fh.write(b);
+      await fh.datasync();
+      lat.push(performance.now() - t);
+    }
+    await fh.close();
+    lat.sort((a, b) => a - b);
+    console.log(`baseline write+fdatasync x2000: p50 ${ms(pct(lat, 50))}  p99 ${ms(pct(lat, 99))}`);
+  }
+
   // 1. 10,000 sequential durable creates.
   {
     const s = await openStore(join(base, "seq"));

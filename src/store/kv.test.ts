@@ -207,6 +207,26 @@ for (const impl of impls) {
       );
     });
 
+    it("delivers each event once to a watch opened from inside a watch callback", async () => {
+      const s = await impl.open();
+      const inner = collector();
+      let opened = false;
+      s.watch("/n/", 1, (e) => {
+        if (!opened) {
+          opened = true;
+          s.watch("/n/", e.revision - 1, inner.onEvent);
+        }
+      });
+      await s.put("/n/a", "1");
+      await s.put("/n/b", "1");
+      await inner.waitFor(2);
+      await tick();
+      assert.deepEqual(
+        inner.events.map((e) => e.revision),
+        [2, 3],
+      );
+    });
+
     it("cancels a watch whose callback throws and reports it", async () => {
       const errors: string[] = [];
       const s = await impl.open({ onError: (_e, ctx) => errors.push(ctx) });

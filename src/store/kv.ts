@@ -54,7 +54,9 @@ interface Pending {
 
 interface Watcher {
   prefix: string;
-  from: number;
+  /** Live events with revision <= this are skipped: either before fromRevision or already in the
+   *  backlog taken from history (a watch opened inside a callback sees the current event there). */
+  after: number;
   onEvent: (e: WatchEvent) => void;
   /** Events waiting for the first (asynchronous) delivery; null once live. */
   backlog: WatchEvent[] | null;
@@ -186,7 +188,13 @@ export class KvStore implements Store {
       throw new CompactedError(fromRevision, this.history.compactedRevision);
     }
     const backlog = this.history.since(fromRevision).filter((e) => e.kv.key.startsWith(prefix));
-    const w: Watcher = { prefix, from: fromRevision, onEvent, backlog, cancelled: false };
+    const w: Watcher = {
+      prefix,
+      after: Math.max(fromRevision, this.state.revision),
+      onEvent,
+      backlog,
+      cancelled: false,
+    };
     this.watchers.add(w);
     // First delivery is asynchronous so the caller holds the handle before any callback runs; live
     // events committed meanwhile queue behind the history in the backlog, keeping revision order.
@@ -314,7 +322,7 @@ export class KvStore implements Store {
     if (o && o.revision === m.revision) this.overlay.delete(m.key);
     this.history.push(ev);
     for (const w of this.watchers) {
-      if (ev.revision <= w.from || !ev.kv.key.startsWith(w.prefix)) continue;
+      if (ev.revision <= w.after || !ev.kv.key.startsWith(w.prefix)) continue;
       if (w.backlog) w.backlog.push(ev);
       else this.call(w, ev);
     }
