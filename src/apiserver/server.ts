@@ -92,6 +92,8 @@ export interface ApiServerOptions {
   advertiseHost?: string;
   serviceCIDR?: string;
   types?: readonly ResourceType[];
+  /** Prometheus registry served (authenticated) at /metrics. */
+  metrics?: { metrics(): Promise<string>; contentType: string };
   /** Use this store instead of opening <dataDir>/store (tests). */
   store?: Store;
   log?: Logger;
@@ -188,6 +190,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (!auth.authenticate(req.headers.authorization)) {
       req.resume();
       return sendJson(res, 401, new ApiError(401, "Unauthorized", "Unauthorized").toStatus());
+    }
+    if (path === "/metrics" && opts.metrics) {
+      const text = await opts.metrics.metrics();
+      res.writeHead(200, { "Content-Type": opts.metrics.contentType });
+      res.end(text);
+      return;
     }
     if (path === "/openapi/v2") return sendOpenAPIv2(req, res);
     if (path === "/openapi/v3") return sendJson(res, 200, openapiRoot);

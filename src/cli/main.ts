@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerRouterCommands } from "../router/cli.js";
 import { registerApplyCommand } from "./apply.js";
+import { registerControllersCommand } from "./controllers.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerServerCommand } from "./server.js";
 
@@ -15,6 +16,7 @@ program
 registerServerCommand(program);
 registerDemoCommand(program);
 registerApplyCommand(program);
+registerControllersCommand(program);
 registerRouterCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

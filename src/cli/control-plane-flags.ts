@@ -1,0 +1,69 @@
+// Flags shared by `egress server` (controllers in-process) and `egress controllers` (standalone).
+import { type Command, Option } from "commander";
+import type { ControlPlaneOptions } from "../controllers/runtime/manager.js";
+
+export function addControlPlaneFlags(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option("--platform <name>", "cloud platform for EgressIP capacity rules")
+        .choices(["baremetal", "aws", "gcp", "azure", "openstack"])
+        .default("baremetal"),
+    )
+    .addOption(
+      new Option("--network-mode <mode>", "cluster network mode")
+        .choices(["multitenant", "networkpolicy", "subnet"])
+        .default("multitenant"),
+    )
+    .option("--global-namespaces <ns...>", "namespaces whose NetNamespace gets netid 0 besides default", [])
+    .option(
+      "--egressip-reachability-timeout <ms>",
+      "node reachability probe timeout in ms; 0 turns probing off",
+      "1000",
+    )
+    .option(
+      "--simulate-cloud",
+      "confirm CloudPrivateIPConfig objects with the simulated cloud provider",
+      false,
+    )
+    .option("--simulated-cloud-capacity <n>", "addresses per node in the simulated cloud", "14");
+}
+
+export interface ControlPlaneFlagValues {
+  platform: string;
+  networkMode: string;
+  globalNamespaces: string[];
+  egressipReachabilityTimeout: string;
+  simulateCloud: boolean;
+  simulatedCloudCapacity: string;
+}
+
+const PLATFORMS: Record<string, ControlPlaneOptions["platform"]> = {
+  baremetal: "BareMetal",
+  aws: "AWS",
+  gcp: "GCP",
+  azure: "Azure",
+  openstack: "OpenStack",
+};
+
+export function controlPlaneOptions(v: ControlPlaneFlagValues): ControlPlaneOptions {
+  const timeout = Number(v.egressipReachabilityTimeout);
+  if (!Number.isInteger(timeout) || timeout < 0) {
+    throw new Error(
+      `--egressip-reachability-timeout: expected milliseconds ≥ 0, got ${JSON.stringify(v.egressipReachabilityTimeout)}`,
+    );
+  }
+  const capacity = Number(v.simulatedCloudCapacity);
+  if (!Number.isInteger(capacity) || capacity < 0) {
+    throw new Error(
+      `--simulated-cloud-capacity: expected a non-negative integer, got ${JSON.stringify(v.simulatedCloudCapacity)}`,
+    );
+  }
+  return {
+    platform: PLATFORMS[v.platform] ?? "BareMetal",
+    networkMode: v.networkMode as ControlPlaneOptions["networkMode"],
+    globalNamespaces: v.globalNamespaces,
+    egressIPReachabilityTimeoutMs: timeout,
+    simulateCloud: v.simulateCloud,
+    simulatedCloudCapacity: capacity,
+  };
+}

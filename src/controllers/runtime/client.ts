@@ -1,0 +1,166 @@
+// The controllers' only door to the API: a small typed REST client over a kubeconfig (works against
+// `egress server` and any Kubernetes API), with informers from @kubernetes/client-node. Errors come
+// back as ApiRequestError carrying the HTTP status and the server's Status reason/message.
+
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import * as k8s from "@kubernetes/client-node";
+import type { KubeObject } from "../../api/object.js";
+import type { ResourceType } from "../../api/resource.js";
+
+export class ApiRequestError extends Error {
+  override name = "ApiRequestError";
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`${method} ${path}: ${status} ${reason}: ${message}`);
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof ApiRequestError && e.status === 404;
+export const isConflict = (e: unknown): boolean => e instanceof ApiRequestError && e.status === 409;
+export const isAlreadyExists = (e: unknown): boolean =>
+  e instanceof ApiRequestError && e.status === 409 && e.reason === "AlreadyExists";
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export type PatchKind = "merge" | "json" | "strategic";
+const PATCH_TYPES: Record<PatchKind, string> = {
+  merge: "application/merge-patch+json",
+  json: "application/json-patch+json",
+  strategic: "application/strategic-merge-patch+json",
+};
+
+export class Client {
+  readonly kc: k8s.KubeConfig;
+  private readonly server: URL;
+
+  constructor(kc: k8s.KubeConfig) {
+    this.kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.server = new URL(cluster.server);
+  }
+
+  static fromFile(path: string): Client {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(path);
+    return new Client(kc);
+  }
+
+  /** URL path of a resource collection, object or subresource. */
+  path(rt: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+    const base = rt.group === "" ? `/api/${rt.version}` : `/apis/${rt.group}/${rt.version}`;
+    let p =
+      rt.namespaced && namespace
+        ? `${base}/namespaces/${encodeURIComponent(namespace)}/${rt.plural}`
+        : `${base}/${rt.plural}`;
+    if (name) p += `/${encodeURIComponent(name)}`;
+    if (subresource) p += `/${subresource}`;
+    return p;
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<T> {
+    const url = new URL(path, this.server);
+    const opts: RequestOptions = { method, headers: { Accept: "application/json" } };
+    await this.kc.applyToHTTPSOptions(opts);
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    if (payload) {
+      opts.headers = { ...opts.headers, "Content-Type": contentType, "Content-Length": payload.length };
+    }
+    const send = url.protocol === "http:" ? httpRequest : httpsRequest;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const status = res.statusCode ?? 0;
+          let parsed: unknown;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = undefined;
+          }
+          if (status >= 200 && status < 300) return resolve(parsed as T);
+          const s = (parsed ?? {}) as { reason?: string; message?: string };
+          reject(
+            new ApiRequestError(status, s.reason ?? "Unknown", s.message ?? text.slice(0, 200), method, path),
+          );
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on("error", reject);
+      if (payload) req.write(payload);
+      req.end();
+    });
+  }
+
+  get<T = KubeObject>(rt: ResourceType, namespace: string, name: string): Promise<T> {
+    return this.request<T>("GET", this.path(rt, namespace, name));
+  }
+
+  async list<T = KubeObject>(
+    rt: ResourceType,
+    namespace?: string,
+    labelSelector?: string,
+  ): Promise<ListResult<T>> {
+    const q = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : "";
+    const r = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>(
+      "GET",
+      this.path(rt, namespace) + q,
+    );
+    return { items: r.items, resourceVersion: r.metadata.resourceVersion };
+  }
+
+  create<T = KubeObject>(rt: ResourceType, obj: KubeObject): Promise<T> {
+    return this.request<T>("POST", this.path(rt, obj.metadata.namespace), obj);
+  }
+
+  update<T = KubeObject>(rt: ResourceType, obj: KubeObject, subresource?: string): Promise<T> {
+    return this.request<T>("PUT", this.path(rt, obj.metadata.namespace, obj.metadata.name, subresource), obj);
+  }
+
+  patch<T = KubeObject>(
+    rt: ResourceType,
+    namespace: string,
+    name: string,
+    patch: unknown,
+    kind: PatchKind = "merge",
+    subresource?: string,
+  ): Promise<T> {
+    return this.request<T>("PATCH", this.path(rt, namespace, name, subresource), patch, PATCH_TYPES[kind]);
+  }
+
+  async delete(rt: ResourceType, namespace: string, name: string): Promise<void> {
+    await this.request("DELETE", this.path(rt, namespace, name));
+  }
+
+  /** A client-node informer (list + watch, resume, relist on 410) for one resource. */
+  informer<T extends KubeObject>(rt: ResourceType, namespace?: string, labelSelector?: string) {
+    const path = this.path(rt, namespace);
+    const listFn = async (): Promise<k8s.KubernetesListObject<T & k8s.KubernetesObject>> => {
+      const r = await this.list<T & k8s.KubernetesObject>(rt, namespace, labelSelector);
+      return {
+        apiVersion: "v1",
+        kind: "List",
+        metadata: { resourceVersion: r.resourceVersion },
+        items: r.items,
+      };
+    };
+    return k8s.makeInformer<T & k8s.KubernetesObject>(this.kc, path, listFn, labelSelector);
+  }
+}

@@ -1,0 +1,147 @@
+// Hosts the controllers: shared informers (one list+watch per resource, restarted with backoff when
+// their watch fails), leader election through a Lease so several replicas can run with one active,
+// Prometheus metrics, and the context every controller receives. Controllers are thin shells that
+// read from informer caches, call the pure decisions and write back only what changed.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import type { KubeObject } from "../../api/object.js";
+import type { ResourceType } from "../../api/resource.js";
+import type { Logger } from "../../util/log.js";
+import type { Client } from "./client.js";
+import type { EventRecorder } from "./events.js";
+
+type Handler = (type: "add" | "update" | "delete", obj: KubeObject) => void;
+
+/** One resource's list+watch cache, shared by every controller that needs it. */
+export class SharedInformer {
+  private readonly handlers: Handler[] = [];
+  private readonly informer;
+  private started: Promise<void> | undefined;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    client: Client,
+    readonly rt: ResourceType,
+    private readonly log: Logger,
+  ) {
+    this.informer = client.informer<KubeObject>(rt);
+    const fire = (type: "add" | "update" | "delete") => (obj: KubernetesObject) => {
+      for (const h of this.handlers) {
+        try {
+          h(type, obj as unknown as KubeObject);
+        } catch (e) {
+          this.log.error({ err: e, resource: rt.plural }, "informer handler failed");
+        }
+      }
+    };
+    this.informer.on("add", fire("add"));
+    this.informer.on("update", fire("update"));
+    this.informer.on("delete", fire("delete"));
+    this.informer.on("error", (err: unknown) => {
+      if (this.stopped || (err as { name?: string })?.name === "AbortError") return;
+      this.log.warn({ err, resource: rt.plural }, "watch failed; restarting informer");
+      this.restartTimer = setTimeout(() => {
+        if (!this.stopped) this.informer.start().catch(() => {});
+      }, 500);
+      this.restartTimer.unref();
+    });
+  }
+
+  on(h: Handler): void {
+    this.handlers.push(h);
+  }
+
+  /** Starts once; resolves when the initial list is in the cache. */
+  start(): Promise<void> {
+    this.started ??= this.informer.start();
+    return this.started;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.informer.stop();
+  }
+
+  list(namespace?: string): KubeObject[] {
+    return this.informer.list(namespace) as unknown as KubeObject[];
+  }
+
+  get(name: string, namespace?: string): KubeObject | undefined {
+    return this.informer.get(name, namespace) as unknown as KubeObject | undefined;
+  }
+}
+
+export class InformerFactory {
+  private readonly informers = new Map<ResourceType, SharedInformer>();
+  constructor(
+    private readonly client: Client,
+    private readonly log: Logger,
+  ) {}
+
+  for(rt: ResourceType): SharedInformer {
+    let i = this.informers.get(rt);
+    if (!i) {
+      i = new SharedInformer(this.client, rt, this.log);
+      this.informers.set(rt, i);
+    }
+    return i;
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all([...this.informers.values()].map((i) => i.start()));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+  }
+}
+
+export interface ControlPlaneOptions {
+  /** Cloud platform for EgressIP capacity rules. */
+  platform: "BareMetal" | "AWS" | "GCP" | "Azure" | "OpenStack";
+  /** openshift-sdn network mode (multitenant enables netid renumbering). */
+  networkMode: "multitenant" | "networkpolicy" | "subnet";
+  /** Namespaces whose NetNamespace gets netid 0 besides `default`. */
+  globalNamespaces: string[];
+  /** Node reachability probe timeout (ms); 0 turns probing off. */
+  egressIPReachabilityTimeoutMs: number;
+  /** Run the simulated cloud provider that confirms CloudPrivateIPConfig objects. */
+  simulateCloud: boolean;
+  /** Per-node capacity of the simulated cloud (addresses). */
+  simulatedCloudCapacity: number;
+}
+
+export const defaultControlPlaneOptions: ControlPlaneOptions = {
+  platform: "BareMetal",
+  networkMode: "multitenant",
+  globalNamespaces: [],
+  egressIPReachabilityTimeoutMs: 1000,
+  simulateCloud: false,
+  simulatedCloudCapacity: 14,
+};
+
+export interface ControllerContext {
+  client: Client;
+  informers: InformerFactory;
+  recorder: EventRecorder;
+  metrics: Registry;
+  log: Logger;
+  options: ControlPlaneOptions;
+}
+
+export interface Controller {
+  readonly name: string;
+  /** Registers informer handlers (informers are started by the manager afterwards). */
+  setup(ctx: ControllerContext): void;
+  /** Called once the informers have their initial lists. */
+  start(): void;
+  stop(): void;
+}
+
+export function newMetricsRegistry(): Registry {
+  const r = new Registry();
+  collectDefaultMetrics({ register: r });
+  return r;
+}
