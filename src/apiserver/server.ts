@@ -86,6 +86,9 @@ export interface ApiServerOptions {
   dataDir: string;
   /** host:port; port 0 picks a free one. Default 127.0.0.1:6443. */
   listen?: string;
+  /** Inherited listening sockets (file descriptors) to serve on as well, e.g. a loopback listener
+   *  of another network namespace handed over by the lab. */
+  listenFds?: number[];
   /** Extra subject alternative names for the serving certificate (addresses clients use). */
   tlsSANs?: string[];
   /** Host written into the kubeconfig (default: the listen host, or 127.0.0.1 for 0.0.0.0). */
@@ -247,21 +250,29 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
   }
 
-  const server: Server = createServer(
-    { key: pki.keyPem, cert: pki.certPem, maxHeaderSize: 128 * 1024 },
-    (req, res) => {
-      route(req, res).catch((e) => {
-        if (!(e instanceof ApiError))
-          log.error({ err: e, method: req.method, url: req.url }, "request failed");
-        sendError(res, e);
-      });
-    },
-  );
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 70_000;
-  server.requestTimeout = 0; // watches are long-lived
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((e) => {
+      if (!(e instanceof ApiError)) log.error({ err: e, method: req.method, url: req.url }, "request failed");
+      sendError(res, e);
+    });
+  };
+  const newServer = (): Server => {
+    const s = createServer({ key: pki.keyPem, cert: pki.certPem, maxHeaderSize: 128 * 1024 }, handler);
+    s.keepAliveTimeout = 65_000;
+    s.headersTimeout = 70_000;
+    s.requestTimeout = 0; // watches are long-lived
+    return s;
+  };
+  const server = newServer();
   server.listen(port, host);
   await once(server, "listening");
+  const extra: Server[] = [];
+  for (const fd of opts.listenFds ?? []) {
+    const s = newServer();
+    s.listen({ fd });
+    await once(s, "listening");
+    extra.push(s);
+  }
   const actualPort = (server.address() as AddressInfo).port;
   const url = `https://${advertise.includes(":") ? `[${advertise}]` : advertise}:${actualPort}`;
   const kubeconfigPath = join(opts.dataDir, "kubeconfig");
@@ -279,8 +290,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     types,
     async close() {
       lifecycle.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of [server, ...extra]) {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
       if (!opts.store) await store.close();
     },
   };

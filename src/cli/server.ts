@@ -17,8 +17,16 @@ interface ServerFlags extends ControlPlaneFlagValues {
   listen: string;
   advertiseHost?: string;
   tlsSan?: string[];
+  listenFd?: string[];
   serviceCidr: string;
   controllers: boolean;
+}
+
+function parseFd(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 3)
+    throw new Error(`--listen-fd: expected a file descriptor number ≥ 3, got ${JSON.stringify(s)}`);
+  return n;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -31,6 +39,7 @@ export function registerServerCommand(program: Command): void {
     .option("--listen <host:port>", "address to serve HTTPS on", "127.0.0.1:6443")
     .option("--advertise-host <host>", "host written into the kubeconfig (default: the listen host)")
     .option("--tls-san <name...>", "extra IP addresses or DNS names for the serving certificate")
+    .option("--listen-fd <fd...>", "also serve on these inherited listening sockets (file descriptors)")
     .option("--service-cidr <cidr>", "service network for cluster IPs", "172.30.0.0/16")
     .option("--no-controllers", "serve the API only");
   addControlPlaneFlags(cmd).action(async (o: ServerFlags) => {
@@ -41,6 +50,7 @@ export function registerServerCommand(program: Command): void {
       listen: o.listen,
       ...(o.advertiseHost ? { advertiseHost: o.advertiseHost } : {}),
       ...(o.tlsSan ? { tlsSANs: o.tlsSan } : {}),
+      ...(o.listenFd ? { listenFds: o.listenFd.map((f) => parseFd(f)) } : {}),
       serviceCIDR: o.serviceCidr,
       metrics,
     });
