@@ -1,0 +1,98 @@
+// Benchmark of the whereabouts plugin's ADD with the file datastore, process start included (each call
+// is a fresh `node <compiled>/src/cni/whereabouts.js` as a runtime would start it).
+//   1. latency: sequential ADDs (one caller), p50/p99, next to the bare `node -e 0` start time;
+//   2. throughput: 1,000 ADDs from 50 concurrent callers on one pool: total time and duplicates.
+// Run after building: node <out>/bench/ipam/add.bench.js [--sequential N] [--total N] [--callers N]
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resultIPs, runCni, wbConfig } from "../../test/e2e/ipam/helpers.js";
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const SEQUENTIAL = arg("sequential", 100);
+const TOTAL = arg("total", 1000);
+const CALLERS = arg("callers", 50);
+
+const pct = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const fmt = (v: number): string => v.toFixed(1);
+
+const dir = mkdtempSync(join(tmpdir(), "wb-bench-"));
+try {
+  const bare: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    spawnSync(process.execPath, ["-e", "0"]);
+    bare.push(performance.now() - t0);
+  }
+  bare.sort((a, b) => a - b);
+
+  const seqConf = wbConfig({ range: "10.40.0.0/16", datastore: "file", data_dir: join(dir, "seq") });
+  const lat: number[] = [];
+  for (let i = 0; i < SEQUENTIAL; i++) {
+    const out = await runCni({
+      command: "ADD",
+      containerID: `s${i}`,
+      args: `K8S_POD_NAMESPACE=b;K8S_POD_NAME=s${i}`,
+      stdin: seqConf,
+    });
+    if (out.code !== 0) throw new Error(`ADD failed: ${out.stdout}${out.stderr}`);
+    lat.push(out.ms);
+  }
+  lat.sort((a, b) => a - b);
+
+  const conf = wbConfig({
+    range: "10.41.0.0/16",
+    datastore: "file",
+    data_dir: join(dir, "conc"),
+    lock_timeout_ms: 60_000,
+  });
+  const seen = new Map<string, number>();
+  let failures = 0;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CALLERS }, async () => {
+      for (let i = next++; i < TOTAL; i = next++) {
+        const out = await runCni({
+          command: "ADD",
+          containerID: `c${i}`,
+          args: `K8S_POD_NAMESPACE=b;K8S_POD_NAME=c${i}`,
+          stdin: conf,
+        });
+        if (out.code !== 0) failures++;
+        for (const ip of resultIPs(out.json)) seen.set(ip, (seen.get(ip) ?? 0) + 1);
+      }
+    }),
+  );
+  const total = performance.now() - t0;
+  const duplicates = [...seen.values()].filter((n) => n > 1).length;
+
+  const report = {
+    node: process.version,
+    bareNodeStartMs: { p50: fmt(pct(bare, 50)), p99: fmt(pct(bare, 99)) },
+    sequentialAdd: {
+      n: SEQUENTIAL,
+      p50Ms: fmt(pct(lat, 50)),
+      p99Ms: fmt(pct(lat, 99)),
+      maxMs: fmt(lat[lat.length - 1]!),
+    },
+    concurrentAdd: {
+      total: TOTAL,
+      callers: CALLERS,
+      seconds: (total / 1000).toFixed(2),
+      addsPerSecond: ((TOTAL / total) * 1000).toFixed(1),
+      distinctAddresses: seen.size,
+      duplicates,
+      failures,
+    },
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  if (duplicates > 0 || failures > 0) process.exitCode = 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

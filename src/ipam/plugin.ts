@@ -1,0 +1,208 @@
+// The Whereabouts CNI commands: glue between the CNI skeleton, the config parser, the pure allocator
+// and a datastore. Each command is one store transaction whose decision is made by allocator.ts; this
+// module only assembles results and maps errors to CNI codes. It must not decide addresses itself.
+import { formatIP, parseCIDR } from "../api/ip.js";
+import { CniCode, CniError } from "../cni/errors.js";
+import type { CmdArgs, Plugin } from "../cni/skel.js";
+import { type IPAMResult, prevResultAddresses, renderResult } from "../cni/version.js";
+import {
+  type Assigned,
+  exhaustedRanges,
+  findAllocations,
+  PoolExhaustedError,
+  planAdd,
+  planDel,
+  planGC,
+} from "./allocator.js";
+import { ConfigError, parseConfig, type WhereaboutsConfig } from "./config.js";
+import type { Owner } from "./model.js";
+import { type IPAMStore, StoreCorruptError, type StoreScope, StoreTimeoutError } from "./store.js";
+
+export type StoreOpener = (conf: WhereaboutsConfig) => Promise<IPAMStore>;
+
+/** Opens the datastore the config names. Both are imported lazily, so that the kubernetes store and
+ *  its client library cost nothing to plugins using the file store (and the other way round). */
+export const openConfiguredStore: StoreOpener = async (conf) => {
+  if (conf.datastore === "file") {
+    const { FileStore } = await import("./file-store.js");
+    return new FileStore(conf.dataDir, conf.lockTimeoutMs);
+  }
+  const [{ KubernetesStore }, { CustomObjectsIPAMClient }] = await Promise.all([
+    import("./kube-store.js"),
+    import("./kube-client.js"),
+  ]);
+  const kubeconfig = conf.kubernetes?.kubeconfig;
+  if (kubeconfig !== undefined && typeof kubeconfig !== "string") {
+    throw new ConfigError("ipam.kubernetes.kubeconfig", kubeconfig, "must be a path");
+  }
+  let client: InstanceType<typeof CustomObjectsIPAMClient>;
+  try {
+    // Upstream keeps its objects in the namespace whereabouts runs in (WHEREABOUTS_NAMESPACE).
+    client = CustomObjectsIPAMClient.fromKubeconfig(
+      kubeconfig,
+      process.env.WHEREABOUTS_NAMESPACE || "kube-system",
+    );
+  } catch (e) {
+    throw new ConfigError("ipam.kubernetes.kubeconfig", kubeconfig, `cannot load: ${(e as Error).message}`);
+  }
+  return new KubernetesStore(client, { timeoutMs: conf.lockTimeoutMs });
+};
+
+export function scopeOf(conf: WhereaboutsConfig): StoreScope {
+  return {
+    network: conf.networkName,
+    pools: conf.ranges.map((r) => ({ name: r.pool, range: r.cidr })),
+    reservations: conf.overlapping,
+  };
+}
+
+export function ownerOf(a: CmdArgs): Owner {
+  const ns = a.args.get("K8S_POD_NAMESPACE") ?? "";
+  const name = a.args.get("K8S_POD_NAME") ?? "";
+  return {
+    containerID: a.containerID,
+    ifName: a.ifName,
+    podRef: ns !== "" && name !== "" ? `${ns}/${name}` : "",
+  };
+}
+
+/** The IPAM result: allocated addresses first (gateway only on the same family), then static
+ *  `addresses`, `routes` and `dns` as upstream appends them. */
+export function resultOf(conf: WhereaboutsConfig, assigned: readonly Assigned[]): IPAMResult {
+  const ips: IPAMResult["ips"] = assigned.map(({ range, ip }) => {
+    const out: IPAMResult["ips"][number] = {
+      address: `${formatIP(ip)}/${range.cidr.prefix}`,
+      family: ip.family,
+    };
+    if (conf.gateway && conf.gateway.family === ip.family) out.gateway = formatIP(conf.gateway);
+    return out;
+  });
+  for (const s of conf.addresses) {
+    ips.push(s.gateway === undefined ? { address: s.address, family: s.family } : { ...s });
+  }
+  const r: IPAMResult = { ips, routes: conf.routes };
+  if (conf.dns) r.dns = conf.dns;
+  return r;
+}
+
+const sameAddress = (a: string, b: string): boolean => {
+  const x = parseCIDR(a);
+  const y = parseCIDR(b);
+  return !!x && !!y && x.family === y.family && x.address === y.address && x.prefix === y.prefix;
+};
+
+export function whereaboutsPlugin(openStore: StoreOpener = openConfiguredStore): Plugin {
+  async function withStore<T>(
+    a: CmdArgs,
+    run: (conf: WhereaboutsConfig, store: IPAMStore) => Promise<T>,
+  ): Promise<T> {
+    const conf = parseConfig(a.config);
+    const store = await openStore(conf);
+    try {
+      return await run(conf, store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  return {
+    knownArgs: ["K8S_POD_NAMESPACE", "K8S_POD_NAME", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID"],
+
+    add: (a) =>
+      withStore(a, async (conf, store) => {
+        const owner = ownerOf(a);
+        const opts = { networkName: conf.networkName, overlapping: conf.overlapping };
+        const assigned = await store.transact(scopeOf(conf), (snap) => {
+          const plan = planAdd(conf.ranges, owner, snap, opts);
+          return { result: plan.assigned, change: plan.change };
+        });
+        return renderResult(a.cniVersion, resultOf(conf, assigned));
+      }),
+
+    del: (a) =>
+      withStore(a, async (conf, store) => {
+        await store.transact(scopeOf(conf), (snap) => {
+          const plan = planDel(conf.ranges, a.containerID, a.ifName, snap, conf.networkName);
+          return { result: plan.released, change: plan.change };
+        });
+      }),
+
+    check: (a) =>
+      withStore(a, async (conf, store) => {
+        const snap = await store.read(scopeOf(conf));
+        const { found, missing } = findAllocations(conf.ranges, a.containerID, a.ifName, snap);
+        if (missing.length > 0) {
+          const m = missing[0]!;
+          throw new CniError(
+            CniCode.Other,
+            "no address allocated",
+            `container ${a.containerID} interface ${a.ifName} holds no address in ${m.field} (pool ${m.pool})`,
+          );
+        }
+        if (conf.prevResult !== undefined) {
+          const prev = prevResultAddresses(conf.prevResult);
+          for (const f of found) {
+            const addr = `${formatIP(f.ip)}/${f.range.cidr.prefix}`;
+            if (!prev.some((p) => sameAddress(p, addr))) {
+              throw new CniError(
+                CniCode.Other,
+                "prevResult does not match the datastore",
+                `${addr} is allocated but missing from prevResult.ips`,
+              );
+            }
+          }
+        }
+      }),
+
+    gc: (a) =>
+      withStore(a, async (conf, store) => {
+        const valid = conf.validAttachments;
+        if (!valid) throw new ConfigError("cni.dev/valid-attachments", undefined, "is required for GC");
+        await store.transact(scopeOf(conf), (snap) => {
+          const plan = planGC(conf.ranges, valid, snap, conf.networkName);
+          return { result: plan.released, change: plan.change };
+        });
+      }),
+
+    status: async (a) => {
+      const conf = parseConfig(a.config);
+      let exhausted: ReturnType<typeof exhaustedRanges>;
+      try {
+        const store = await openStore(conf);
+        try {
+          const snap = await store.read(scopeOf(conf));
+          exhausted = exhaustedRanges(conf.ranges, snap, {
+            networkName: conf.networkName,
+            overlapping: conf.overlapping,
+          });
+        } finally {
+          await store.close();
+        }
+      } catch (e) {
+        if (e instanceof ConfigError) throw e;
+        throw new CniError(
+          CniCode.PluginNotAvailable,
+          "datastore not available",
+          e instanceof Error ? e.message : String(e),
+        );
+      }
+      if (exhausted.length > 0) {
+        throw new CniError(
+          CniCode.PluginNotAvailable,
+          "no free address",
+          exhausted.map((r) => `${r.field} (pool ${r.pool}) is exhausted`).join("; "),
+        );
+      }
+    },
+
+    toCniError: (e) => {
+      if (e instanceof ConfigError)
+        return new CniError(CniCode.InvalidNetworkConfig, `invalid network config: ${e.field}`, e.message);
+      if (e instanceof StoreTimeoutError)
+        return new CniError(CniCode.TryAgainLater, "datastore busy, try again later", e.message);
+      if (e instanceof PoolExhaustedError) return new CniError(CniCode.Other, "no free address", e.message);
+      if (e instanceof StoreCorruptError) return new CniError(CniCode.Other, "datastore corrupt", e.message);
+      return undefined;
+    },
+  };
+}
