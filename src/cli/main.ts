@@ -1,6 +1,7 @@
 // The `egress` command line. Each subcommand lives in its own module; this file only wires them.
 import { Command } from "commander";
 import { registerRouterCommands } from "../router/cli.js";
+import { registerAgentCommand } from "./agent.js";
 import { registerApplyCommand } from "./apply.js";
 import { registerControllersCommand } from "./controllers.js";
 import { registerDemoCommand } from "./demo.js";
@@ -16,6 +17,7 @@ program
 registerServerCommand(program);
 registerDemoCommand(program);
 registerApplyCommand(program);
+registerAgentCommand(program);
 registerControllersCommand(program);
 registerRouterCommands(program);
 

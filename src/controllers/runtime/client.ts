@@ -38,6 +38,13 @@ const PATCH_TYPES: Record<PatchKind, string> = {
   strategic: "application/strategic-merge-patch+json",
 };
 
+function query(params: Record<string, string | undefined>): string {
+  const parts = Object.entries(params)
+    .filter(([, v]) => v)
+    .map(([k, v]) => `${k}=${encodeURIComponent(v!)}`);
+  return parts.length > 0 ? `?${parts.join("&")}` : "";
+}
+
 export class Client {
   readonly kc: k8s.KubeConfig;
   private readonly server: URL;
@@ -117,11 +124,11 @@ export class Client {
     rt: ResourceType,
     namespace?: string,
     labelSelector?: string,
+    fieldSelector?: string,
   ): Promise<ListResult<T>> {
-    const q = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : "";
     const r = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>(
       "GET",
-      this.path(rt, namespace) + q,
+      this.path(rt, namespace) + query({ labelSelector, fieldSelector }),
     );
     return { items: r.items, resourceVersion: r.metadata.resourceVersion };
   }
@@ -150,10 +157,16 @@ export class Client {
   }
 
   /** A client-node informer (list + watch, resume, relist on 410) for one resource. */
-  informer<T extends KubeObject>(rt: ResourceType, namespace?: string, labelSelector?: string) {
-    const path = this.path(rt, namespace);
+  informer<T extends KubeObject>(
+    rt: ResourceType,
+    namespace?: string,
+    labelSelector?: string,
+    fieldSelector?: string,
+  ) {
+    // client-node keeps query parameters already in the path when it adds its own for the watch.
+    const path = this.path(rt, namespace) + query({ fieldSelector });
     const listFn = async (): Promise<k8s.KubernetesListObject<T & k8s.KubernetesObject>> => {
-      const r = await this.list<T & k8s.KubernetesObject>(rt, namespace, labelSelector);
+      const r = await this.list<T & k8s.KubernetesObject>(rt, namespace, labelSelector, fieldSelector);
       return {
         apiVersion: "v1",
         kind: "List",

@@ -24,8 +24,9 @@ export class SharedInformer {
     client: Client,
     readonly rt: ResourceType,
     private readonly log: Logger,
+    fieldSelector?: string,
   ) {
-    this.informer = client.informer<KubeObject>(rt);
+    this.informer = client.informer<KubeObject>(rt, undefined, undefined, fieldSelector);
     const fire = (type: "add" | "update" | "delete") => (obj: KubernetesObject) => {
       for (const h of this.handlers) {
         try {

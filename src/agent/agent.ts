@@ -1,0 +1,77 @@
+// `egress agent`: the node agent. Registers and heartbeats its Node, serves the health endpoint the
+// controllers probe, runs the lab kubelet for pods bound to the node, and keeps the node's dataplane
+// programmed from what the API says.
+import { mkdir } from "node:fs/promises";
+import { Client } from "../controllers/runtime/client.js";
+import { type Logger, logger } from "../util/log.js";
+import { startHealthServer } from "./health.js";
+import { DEFAULT_CNI_BIN_DIR } from "./kubelet/cni.js";
+import { PodManager } from "./kubelet/pods.js";
+import { NodeRegistration } from "./node.js";
+
+export interface AgentOptions {
+  node: string;
+  kubeconfig: string;
+  labels: Record<string, string>;
+  primaryInterface: string;
+  healthListen: string;
+  stateDir: string;
+  netnsPrefix: string;
+  cniBinDirs: string[];
+  heartbeatMs: number;
+  log?: Logger;
+}
+
+export interface RunningAgent {
+  healthPort: number;
+  stop(): Promise<void>;
+}
+
+export const POD_BRIDGE = "cbr0";
+
+export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const log = opts.log ?? logger("agent").child({ node: opts.node });
+  const client = Client.fromFile(opts.kubeconfig);
+  await mkdir(opts.stateDir, { recursive: true });
+  const [host, portText] = [opts.healthListen.replace(/:\d+$/, ""), opts.healthListen.replace(/^.*:/, "")];
+  const health = await startHealthServer(host || "0.0.0.0", Number(portText));
+  const owned = new Set<string>();
+  const registration = new NodeRegistration(
+    client,
+    {
+      name: opts.node,
+      labels: opts.labels,
+      primaryInterface: opts.primaryInterface,
+      healthPort: health.port,
+      heartbeatMs: opts.heartbeatMs,
+      owned: () => owned,
+      skipInterfaces: new Set([POD_BRIDGE]),
+    },
+    log,
+  );
+  await registration.register();
+  registration.start();
+  const pods = new PodManager(
+    client,
+    {
+      node: opts.node,
+      netnsPrefix: opts.netnsPrefix,
+      stateDir: opts.stateDir,
+      cniBinDirs: opts.cniBinDirs.length > 0 ? opts.cniBinDirs : [DEFAULT_CNI_BIN_DIR],
+      bridge: POD_BRIDGE,
+      hostIP: () => registration.addressing?.internalIP,
+      onChange: () => {},
+    },
+    log,
+  );
+  await pods.start();
+  log.info({ healthPort: health.port }, "agent running");
+  return {
+    healthPort: health.port,
+    async stop() {
+      registration.stop();
+      await pods.stop();
+      await health.close();
+    },
+  };
+}
