@@ -1,0 +1,326 @@
+// EgressService controller (MISSION §3): elects the host node of every EgressService with
+// electEgressServiceHosts, writes status.host (status subresource, only on change) and keeps the
+// node label `egress-service.k8s.ovn.org/<ns>-<name>: ""` on exactly the elected node. One
+// cluster-wide work item: the election balances hosts across all services, and coalescing turns
+// bursts of node/endpoint events into one run. Thin shell: every decision is in elect.ts; this
+// module only reads caches, writes differences and records Events. Never throws through informer
+// handlers; failed writes are retried through the queue.
+import { egressServiceType, endpointsType, nodeType, serviceType } from "../../api/kinds/index.js";
+import type { KubeObject } from "../../api/object.js";
+import { labelKeyProblem } from "../../api/selector.js";
+import type { DecisionEvent } from "../common/decision.js";
+import { isConflict, isNotFound } from "../runtime/client.js";
+import { refOf } from "../runtime/events.js";
+import type { Controller, ControllerContext, SharedInformer } from "../runtime/manager.js";
+import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
+import {
+  type EgressServiceDecision,
+  egressServiceLabel,
+  electEgressServiceHosts,
+  HOST_ALL,
+  nodeLabelChanges,
+} from "./elect.js";
+import { currentHost, nodeReady, toEgressServiceInput, toESNode } from "./inputs.js";
+import { EventDeduper, WriteExpectations } from "./sync.js";
+
+/** Whether a node answers its health probe. The EgressIP prober (src/controllers/egressip/prober.ts)
+ *  is meant to be shared through this interface; without one every node counts as reachable and
+ *  only the Ready condition decides. */
+export interface NodeReachability {
+  isReachable(node: string): boolean;
+  /** Registers a listener called when a node's reachability changes; returns an unsubscribe. */
+  onChange(listener: (node: string) => void): () => void;
+}
+
+export const alwaysReachable: NodeReachability = {
+  isReachable: () => true,
+  onChange: () => () => {},
+};
+
+export interface EgressServiceControllerOptions {
+  reachability?: NodeReachability;
+  /** How long to wait for the informer cache to show our own writes before deciding again. */
+  expectationTimeoutMs?: number;
+}
+
+const KEY = "egressservices";
+
+/** Why there is no host, as a user should read it on the EgressService. */
+function noHostEvent(d: EgressServiceDecision, svcType: string | undefined): DecisionEvent | undefined {
+  const svc = `Service ${d.namespace}/${d.name}`;
+  const object = { kind: "EgressService", namespace: d.namespace, name: d.name };
+  switch (d.reason) {
+    case "ServiceNotFound":
+      return {
+        type: "Warning",
+        reason: "ServiceNotFound",
+        message: `${svc} does not exist; no host`,
+        object,
+      };
+    case "NotLoadBalancer":
+      return {
+        type: "Warning",
+        reason: "NotLoadBalancer",
+        message: `${svc} is of type ${svcType ?? "ClusterIP"}, not LoadBalancer; no host`,
+        object,
+      };
+    case "NoIngressIP":
+      return {
+        type: "Normal",
+        reason: "NoIngressIP",
+        message: `${svc} has no load-balancer ingress IP yet; no host`,
+        object,
+      };
+    case "NoEndpoints":
+      return {
+        type: "Normal",
+        reason: "NoEndpoints",
+        message: `${svc} has no ready endpoints; no host`,
+        object,
+      };
+    default:
+      return undefined;
+  }
+}
+
+export class EgressServiceController implements Controller {
+  readonly name = "egressservice";
+  private ctx: ControllerContext | undefined;
+  private queue: WorkQueue | undefined;
+  private running = false;
+  private unsubscribe: (() => void) | undefined;
+  private readonly reach: NodeReachability;
+  private readonly expectationTimeoutMs: number;
+  private expectations = new WriteExpectations();
+  private events: EventDeduper | undefined;
+  /** node → what election reads of it (Ready, labels); heartbeats that change nothing are ignored. */
+  private nodePrints = new Map<string, string>();
+  private inf:
+    | { es: SharedInformer; svc: SharedInformer; ep: SharedInformer; node: SharedInformer }
+    | undefined;
+
+  constructor(opts: EgressServiceControllerOptions = {}) {
+    this.reach = opts.reachability ?? alwaysReachable;
+    this.expectationTimeoutMs = opts.expectationTimeoutMs ?? 2000;
+  }
+
+  setup(ctx: ControllerContext): void {
+    this.ctx = ctx;
+    this.running = false;
+    this.expectations = new WriteExpectations(this.expectationTimeoutMs);
+    this.nodePrints = new Map();
+    this.events = new EventDeduper((ref, type, reason, message) =>
+      ctx.recorder.record(ref, type, reason, message),
+    );
+    const log = ctx.log.child({ controller: this.name });
+    this.queue = new WorkQueue(
+      () => this.reconcile(),
+      (_key, err, attempt) =>
+        isConflict(err)
+          ? log.debug({ attempt }, "egress service sync conflicted; retrying")
+          : log.warn({ err, attempt }, "egress service sync failed; retrying"),
+    );
+    const inf = {
+      es: ctx.informers.for(egressServiceType),
+      svc: ctx.informers.for(serviceType),
+      ep: ctx.informers.for(endpointsType),
+      node: ctx.informers.for(nodeType),
+    };
+    this.inf = inf;
+    inf.es.on(() => this.enqueue());
+    // Services and Endpoints matter only when an EgressService of the same name exists.
+    const sameName = (_t: "add" | "update" | "delete", obj: KubeObject) => {
+      if (inf.es.get(obj.metadata.name ?? "", obj.metadata.namespace)) this.enqueue();
+    };
+    inf.svc.on(sameName);
+    inf.ep.on(sameName);
+    inf.node.on((type, obj) => {
+      const name = obj.metadata.name ?? "";
+      if (type === "delete") {
+        this.nodePrints.delete(name);
+        this.enqueue();
+        return;
+      }
+      const print = JSON.stringify([nodeReady(obj), obj.metadata.labels ?? {}]);
+      if (this.nodePrints.get(name) === print) return;
+      this.nodePrints.set(name, print);
+      this.enqueue();
+    });
+  }
+
+  start(): void {
+    this.running = true;
+    this.unsubscribe = this.reach.onChange(() => this.enqueue());
+    this.enqueue();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.queue?.stop();
+  }
+
+  /** Resolves when no sync is queued or running (tests, benchmarks). */
+  idle(): Promise<void> {
+    return this.queue?.idle() ?? Promise.resolve();
+  }
+
+  private enqueue(): void {
+    // Before start() the caches are still filling; start() enqueues once they are complete.
+    if (this.running) this.queue?.add(KEY);
+  }
+
+  private lookup(key: string): KubeObject | undefined {
+    const [kind, ns, name] = JSON.parse(key) as [string, string, string];
+    const inf = this.inf!;
+    return kind === "Node" ? inf.node.get(name) : inf.es.get(name, ns);
+  }
+
+  private async reconcile(): Promise<ReconcileOutcome> {
+    const ctx = this.ctx!;
+    const inf = this.inf!;
+    // A cache that does not show our last writes yet would re-elect from stale hosts.
+    if (!this.expectations.satisfied((k) => this.lookup(k))) return { requeueAfterMs: 10 };
+
+    const nodes = inf.node.list();
+    const nodeByName = new Map(nodes.map((n) => [n.metadata.name ?? "", n]));
+    const ess = inf.es.list().filter((es) => !es.metadata.deletionTimestamp);
+    const esByKey = new Map(ess.map((es) => [`${es.metadata.namespace}/${es.metadata.name}`, es]));
+    const inputs = ess.map((es) => {
+      const ns = es.metadata.namespace;
+      const name = es.metadata.name ?? "";
+      return toEgressServiceInput(es, inf.svc.get(name, ns), inf.ep.get(name, ns));
+    });
+    const result = electEgressServiceHosts(
+      inputs,
+      nodes.map((n) => toESNode(n, this.reach.isReachable(n.metadata.name ?? ""))),
+    );
+    const events = [...result.events];
+
+    // Label keys longer than a label name allows cannot be written; say so instead of failing forever.
+    for (const [node, keys] of result.nodeLabels) {
+      const valid = keys.filter((k) => {
+        const problem = labelKeyProblem(k);
+        if (!problem) return true;
+        const [ns, name] = splitLabelOwner(k, result.decisions);
+        events.push({
+          type: "Warning",
+          reason: "InvalidNodeLabel",
+          message: `cannot label node ${node} with ${JSON.stringify(k)}: ${problem}`,
+          object: { kind: "EgressService", namespace: ns, name },
+        });
+        return false;
+      });
+      result.nodeLabels.set(node, valid);
+    }
+
+    // status.host and label removals go out together; label additions only after the removals, so
+    // at most one node carries a service's label at any time (BGP advertises from labelled nodes).
+    // Failover latency is therefore two round trips for the label, one for status.host.
+    const first: (() => Promise<void>)[] = [];
+    const second: (() => Promise<void>)[] = [];
+    for (const [name, node] of nodeByName) {
+      const ch = nodeLabelChanges(node.metadata.labels ?? {}, result.nodeLabels.get(name));
+      if (ch.add.length === 0 && ch.remove.length === 0) continue;
+      const write = () => this.patchNodeLabels(name, ch.add, ch.remove);
+      // A node that gains and loses labels at once is written in one patch, in the first phase.
+      (ch.remove.length > 0 ? first : second).push(write);
+    }
+    for (const d of result.decisions) {
+      const es = esByKey.get(`${d.namespace}/${d.name}`);
+      if (!es) continue;
+      const before = currentHost(es);
+      const svc = inf.svc.get(d.name, d.namespace);
+      const ev = noHostEvent(
+        d,
+        svc ? ((svc.spec as { type?: string } | undefined)?.type ?? "ClusterIP") : undefined,
+      );
+      if (ev) events.push(ev);
+      if (d.host === before) continue;
+      if (d.host === "" && before !== "")
+        events.push({
+          type: "Normal",
+          reason: "HostReleased",
+          message: `host ${before} released${d.reason ? `: ${d.reason}` : ""}`,
+          object: { kind: "EgressService", namespace: d.namespace, name: d.name },
+        });
+      first.push(() => this.writeHost(es, d.host));
+    }
+    const failures: unknown[] = [];
+    const settle = async (writes: (() => Promise<void>)[]) => {
+      for (const r of await Promise.allSettled(writes.map((w) => w())))
+        if (r.status === "rejected") failures.push(r.reason);
+    };
+    await settle(first);
+    await settle(second);
+
+    await this.events!.emit(events, (ref) => {
+      const obj =
+        ref.kind === "EgressService" ? inf.es.get(ref.name, ref.namespace) : nodeByName.get(ref.name);
+      return obj ? refOf(obj) : undefined;
+    });
+    ctx.log.debug(
+      {
+        controller: this.name,
+        services: result.decisions.length,
+        hosts: result.decisions.filter((d) => d.host !== "" && d.host !== HOST_ALL).length,
+      },
+      "egress services synced",
+    );
+    if (failures.length > 0) throw failures[0];
+    return undefined;
+  }
+
+  private async patchNodeLabels(node: string, add: string[], remove: string[]): Promise<void> {
+    const labels: Record<string, string | null> = {};
+    for (const k of remove) labels[k] = null;
+    for (const k of add) labels[k] = "";
+    try {
+      // No resourceVersion: kubelet heartbeats change nodes constantly, and a merge patch of single
+      // label keys cannot undo anyone else's change.
+      await this.ctx!.client.patch(nodeType, "", node, { metadata: { labels } }, "merge");
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    this.expectations.expect(JSON.stringify(["Node", "", node]), (cached) => {
+      const l = cached?.metadata.labels ?? {};
+      return add.every((k) => l[k] === "") && remove.every((k) => !Object.hasOwn(l, k));
+    });
+    this.ctx!.log.info({ controller: this.name, node, add, remove }, "egress service node labels updated");
+  }
+
+  private async writeHost(es: KubeObject, host: string): Promise<void> {
+    const ns = es.metadata.namespace ?? "";
+    const name = es.metadata.name ?? "";
+    try {
+      await this.ctx!.client.patch(
+        egressServiceType,
+        ns,
+        name,
+        { metadata: { resourceVersion: es.metadata.resourceVersion }, status: { host } },
+        "merge",
+        "status",
+      );
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    this.expectations.expect(
+      JSON.stringify(["EgressService", ns, name]),
+      (cached) => currentHost(cached!) === host,
+    );
+    this.ctx!.log.info(
+      { controller: this.name, egressService: `${ns}/${name}`, host },
+      "egress service host set",
+    );
+  }
+}
+
+/** The EgressService a label key belongs to (the key joins namespace and name with '-', which is
+ *  ambiguous on its own, so look it up among the decisions). */
+function splitLabelOwner(key: string, decisions: EgressServiceDecision[]): [string, string] {
+  const d = decisions.find((x) => egressServiceLabel(x.namespace, x.name) === key);
+  return d ? [d.namespace, d.name] : ["", key];
+}
