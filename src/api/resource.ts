@@ -49,6 +49,10 @@ export interface ResourceType {
   /** Semantic validation beyond the schema (IP syntax, ranges, cross-field rules). `old` is set on
    *  update. Returns every problem, each with field path and value. */
   validate(obj: KubeObject, old?: KubeObject): FieldError[];
+  /** On update, before defaults and validation: drops fields that depended on a changed field, as
+   *  Kubernetes' update strategies do (a Service changed to ClusterIP loses its node ports).
+   *  Mutates `obj`. */
+  prepareUpdate?(obj: KubeObject, old: KubeObject): void;
   /** Fills defaults on create/update (e.g. Service type ClusterIP). Mutates `obj`. */
   defaults?(obj: KubeObject): void;
   /** Columns for `kubectl get`; NAME (and AGE at the end) are added by the server. */

@@ -427,6 +427,7 @@ export class ObjectStorage {
       }
     }
     if (meta.finalizers && meta.finalizers.length === 0) delete meta.finalizers;
+    rt.prepareUpdate?.(next, current);
     rt.defaults?.(next);
     if (rt.hasGeneration) {
       meta.generation = cur.generation ?? 1;

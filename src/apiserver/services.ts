@@ -85,6 +85,15 @@ export class ServiceAllocator {
       spec.ipFamilies ??= ["IPv4"];
       spec.ipFamilyPolicy ??= "SingleStack";
     }
+    // Node ports the old object had and the new one dropped go back to the pool.
+    const keptPorts = new Set(
+      ((Array.isArray(spec.ports) ? spec.ports : []) as ServicePortLike[])
+        .map((p) => p.nodePort)
+        .filter((n) => n !== undefined),
+    );
+    for (const p of (Array.isArray(oldSpec?.ports) ? oldSpec.ports : []) as ServicePortLike[]) {
+      if (typeof p.nodePort === "number" && !keptPorts.has(p.nodePort)) this.usedPorts.delete(p.nodePort);
+    }
     if (spec.type === "NodePort" || spec.type === "LoadBalancer") {
       const oldPorts = (Array.isArray(oldSpec?.ports) ? oldSpec.ports : []) as ServicePortLike[];
       for (const p of (Array.isArray(spec.ports) ? spec.ports : []) as ServicePortLike[]) {
@@ -93,6 +102,7 @@ export class ServiceAllocator {
           continue;
         }
         const kept = oldPorts.find((o) => o.port === p.port)?.nodePort;
+        if (kept !== undefined) this.usedPorts.add(kept);
         p.nodePort = kept ?? this.allocatePort();
       }
     }

@@ -94,7 +94,7 @@ export function targetState(
 
 const view = (o: KubeObject): NetNamespaceView => ({
   name: o.metadata.name ?? "",
-  netid: typeof o["netid"] === "number" ? o["netid"] : -1,
+  netid: typeof o.netid === "number" ? o.netid : -1,
   ...(o.metadata.annotations?.[CHANGE_NETWORK_ANNOTATION] !== undefined
     ? { pending: o.metadata.annotations[CHANGE_NETWORK_ANNOTATION] }
     : {}),
@@ -104,18 +104,18 @@ const view = (o: KubeObject): NetNamespaceView => ({
 async function refusalReason(client: Client, name: string): Promise<string | undefined> {
   try {
     const evs = (await client.list<KubeObject>(eventType, "default")).items.filter((e) => {
-      const io = e["involvedObject"] as { kind?: string; name?: string } | undefined;
+      const io = e.involvedObject as { kind?: string; name?: string } | undefined;
       return (
         io?.kind === "NetNamespace" &&
         io.name === name &&
-        typeof e["reason"] === "string" &&
-        e["reason"].startsWith("ChangeNetwork")
+        typeof e.reason === "string" &&
+        e.reason.startsWith("ChangeNetwork")
       );
     });
-    const ts = (e: KubeObject) => String(e["lastTimestamp"] ?? e["firstTimestamp"] ?? "");
+    const ts = (e: KubeObject) => String(e.lastTimestamp ?? e.firstTimestamp ?? "");
     evs.sort((a, b) => (ts(a) < ts(b) ? -1 : ts(a) > ts(b) ? 1 : 0));
     const last = evs.at(-1);
-    return last ? String(last["message"]) : undefined;
+    return last ? String(last.message) : undefined;
   } catch {
     return undefined;
   }

@@ -25,7 +25,13 @@ export function addControlPlaneFlags(cmd: Command): Command {
       "confirm CloudPrivateIPConfig objects with the simulated cloud provider",
       false,
     )
-    .option("--simulated-cloud-capacity <n>", "addresses per node in the simulated cloud", "14");
+    .option("--simulated-cloud-capacity <n>", "addresses per node in the simulated cloud", "14")
+    .option("--cluster-network <cidr>", "pod network for the ClusterNetwork object", "10.128.0.0/14")
+    .option("--host-subnet-length <bits>", "host bits of each node's subnet (9 → /23 in a /14)", "9")
+    .option(
+      "--dns-server <ip...>",
+      "resolvers for egress-firewall dnsName rules (default: /etc/resolv.conf)",
+    );
 }
 
 export interface ControlPlaneFlagValues {
@@ -35,6 +41,10 @@ export interface ControlPlaneFlagValues {
   egressipReachabilityTimeout: string;
   simulateCloud: boolean;
   simulatedCloudCapacity: string;
+  clusterNetwork: string;
+  hostSubnetLength: string;
+  dnsServer?: string[];
+  serviceCidr?: string;
 }
 
 const PLATFORMS: Record<string, ControlPlaneOptions["platform"]> = {
@@ -44,6 +54,13 @@ const PLATFORMS: Record<string, ControlPlaneOptions["platform"]> = {
   azure: "Azure",
   openstack: "OpenStack",
 };
+
+function hostBits(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 2 || n > 30)
+    throw new Error(`--host-subnet-length: expected 2..30 host bits, got ${JSON.stringify(s)}`);
+  return n;
+}
 
 export function controlPlaneOptions(v: ControlPlaneFlagValues): ControlPlaneOptions {
   const timeout = Number(v.egressipReachabilityTimeout);
@@ -65,5 +82,8 @@ export function controlPlaneOptions(v: ControlPlaneFlagValues): ControlPlaneOpti
     egressIPReachabilityTimeoutMs: timeout,
     simulateCloud: v.simulateCloud,
     simulatedCloudCapacity: capacity,
+    clusterNetworks: [{ cidr: v.clusterNetwork, hostSubnetLength: hostBits(v.hostSubnetLength) }],
+    ...(v.serviceCidr ? { serviceNetwork: v.serviceCidr } : {}),
+    ...(v.dnsServer ? { egressFirewallDNSServers: v.dnsServer } : {}),
   };
 }

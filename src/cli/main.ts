@@ -1,6 +1,7 @@
 // The `egress` command line. Each subcommand lives in its own module; this file only wires them.
 import { Command } from "commander";
 import { registerRouterCommands } from "../router/cli.js";
+import { registerAdmCommands } from "./adm.js";
 import { registerAgentCommand } from "./agent.js";
 import { registerApplyCommand } from "./apply.js";
 import { registerControllersCommand } from "./controllers.js";
@@ -18,6 +19,7 @@ registerServerCommand(program);
 registerDemoCommand(program);
 registerApplyCommand(program);
 registerAgentCommand(program);
+registerAdmCommands(program);
 registerControllersCommand(program);
 registerRouterCommands(program);
 

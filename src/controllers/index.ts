@@ -1,9 +1,26 @@
 // The controllers of the control plane, in the order they start. Each is a thin shell around a
 // pure decision in its folder.
+import { EgressFirewallController } from "./egressfirewall/controller.js";
 import { EgressServiceController } from "./egressservice/controller.js";
+import { HostSubnetController } from "./hostsubnet/controller.js";
 import { LoadBalancerController } from "./loadbalancer/controller.js";
+import { NetNamespaceController } from "./netnamespace/controller.js";
 import type { Controller } from "./runtime/manager.js";
+import { EndpointsController } from "./workloads/endpoints.js";
+import { ProjectTemplateController } from "./workloads/project-template.js";
+import { ReplicationControllerController } from "./workloads/replicationcontroller.js";
+import { SchedulerController } from "./workloads/scheduler-controller.js";
 
 export function allControllers(): Controller[] {
-  return [new LoadBalancerController(), new EgressServiceController()];
+  return [
+    new NetNamespaceController(),
+    new HostSubnetController(),
+    new LoadBalancerController(),
+    new EgressServiceController(),
+    new EgressFirewallController(),
+    new ProjectTemplateController(),
+    new ReplicationControllerController(),
+    new SchedulerController(),
+    new EndpointsController(),
+  ];
 }

@@ -466,6 +466,27 @@ export const serviceType = defineKind({
   builtin: true,
   schema: ServiceSchema,
   openAPIName: "io.k8s.api.core.v1.Service",
+  prepareUpdate(obj, old) {
+    // Kubernetes (dropTypeDependentFields): leaving NodePort/LoadBalancer drops the node ports the
+    // user did not change, so `kubectl patch -p '{"spec":{"type":"ClusterIP"}}'` just works.
+    if (!isRecord(obj.spec) || !isRecord(old.spec)) return;
+    const type = obj.spec.type ?? "ClusterIP";
+    const oldType = old.spec.type;
+    if (
+      (type !== "ClusterIP" && type !== "ExternalName") ||
+      (oldType !== "NodePort" && oldType !== "LoadBalancer")
+    )
+      return;
+    const oldPorts = Array.isArray(old.spec.ports)
+      ? (old.spec.ports as { port?: number; nodePort?: number }[])
+      : [];
+    for (const p of Array.isArray(obj.spec.ports)
+      ? (obj.spec.ports as { port?: number; nodePort?: number }[])
+      : []) {
+      if (p.nodePort !== undefined && oldPorts.some((o) => o.port === p.port && o.nodePort === p.nodePort))
+        delete p.nodePort;
+    }
+  },
   validate: validateService,
   defaults(obj) {
     if (!isRecord(obj.spec)) return;

@@ -112,6 +112,13 @@ export interface ControlPlaneOptions {
   simulateCloud: boolean;
   /** Per-node capacity of the simulated cloud (addresses). */
   simulatedCloudCapacity: number;
+  /** ClusterNetwork created when absent (OpenShift's defaults otherwise). */
+  clusterNetworks?: { cidr: string; hostSubnetLength: number }[];
+  serviceNetwork?: string;
+  /** Resolvers for egress-firewall dnsName rules (default: /etc/resolv.conf's). */
+  egressFirewallDNSServers?: string[];
+  /** Shortest interval between two lookups of one name (ms). */
+  egressFirewallDNSMinIntervalMs?: number;
 }
 
 export const defaultControlPlaneOptions: ControlPlaneOptions = {

@@ -1,0 +1,12 @@
+// A minimal `egress` program with only the `ipam` commands, for tests that spawn the CLI before the
+// lead wires registerIpamCommands into main.ts.
+import { Command } from "commander";
+import { registerIpamCommands } from "./ipam.js";
+
+const program = new Command();
+program.name("egress").showHelpAfterError();
+registerIpamCommands(program);
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`egress: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
