@@ -5,6 +5,7 @@ import { EgressServiceController } from "./egressservice/controller.js";
 import { HostSubnetController } from "./hostsubnet/controller.js";
 import { LoadBalancerController } from "./loadbalancer/controller.js";
 import { NetNamespaceController } from "./netnamespace/controller.js";
+import { NodeLifecycleController } from "./nodelifecycle/controller.js";
 import type { Controller } from "./runtime/manager.js";
 import { EndpointsController } from "./workloads/endpoints.js";
 import { ProjectTemplateController } from "./workloads/project-template.js";
@@ -13,6 +14,7 @@ import { SchedulerController } from "./workloads/scheduler-controller.js";
 
 export function allControllers(): Controller[] {
   return [
+    new NodeLifecycleController(),
     new NetNamespaceController(),
     new HostSubnetController(),
     new LoadBalancerController(),
