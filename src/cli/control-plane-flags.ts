@@ -39,6 +39,8 @@ export interface ControlPlaneFlagValues {
   networkMode: string;
   globalNamespaces: string[];
   egressipReachabilityTimeout: string;
+  egressipReachabilityInterval: string;
+  egressipReachabilityFailures: string;
   simulateCloud: boolean;
   simulatedCloudCapacity: string;
   clusterNetwork: string;
@@ -54,6 +56,13 @@ const PLATFORMS: Record<string, ControlPlaneOptions["platform"]> = {
   azure: "Azure",
   openstack: "OpenStack",
 };
+
+function positive(flag: string, s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${flag}: expected a positive integer, got ${JSON.stringify(s)}`);
+  return n;
+}
 
 function hostBits(s: string): number {
   const n = Number(s);
@@ -80,6 +89,14 @@ export function controlPlaneOptions(v: ControlPlaneFlagValues): ControlPlaneOpti
     networkMode: v.networkMode as ControlPlaneOptions["networkMode"],
     globalNamespaces: v.globalNamespaces,
     egressIPReachabilityTimeoutMs: timeout,
+    egressIPReachabilityIntervalMs: positive(
+      "--egressip-reachability-interval",
+      v.egressipReachabilityInterval,
+    ),
+    egressIPReachabilityFailures: positive(
+      "--egressip-reachability-failures",
+      v.egressipReachabilityFailures,
+    ),
     simulateCloud: v.simulateCloud,
     simulatedCloudCapacity: capacity,
     clusterNetworks: [{ cidr: v.clusterNetwork, hostSubnetLength: hostBits(v.hostSubnetLength) }],

@@ -1,6 +1,8 @@
 // The controllers of the control plane, in the order they start. Each is a thin shell around a
 // pure decision in its folder.
 import { EgressFirewallController } from "./egressfirewall/controller.js";
+import { CloudSimController } from "./egressip/cloud-sim.js";
+import { EgressIPController } from "./egressip/controller.js";
 import { EgressServiceController } from "./egressservice/controller.js";
 import { HostSubnetController } from "./hostsubnet/controller.js";
 import { LoadBalancerController } from "./loadbalancer/controller.js";
@@ -17,6 +19,8 @@ export function allControllers(): Controller[] {
     new NodeLifecycleController(),
     new NetNamespaceController(),
     new HostSubnetController(),
+    new EgressIPController(),
+    new CloudSimController(),
     new LoadBalancerController(),
     new EgressServiceController(),
     new EgressFirewallController(),

@@ -321,6 +321,7 @@ export class EgressIPController implements Controller {
       toEgressIPObject(o, this.cloud ? this.cloudView(o, cpicByName) : undefined),
     );
     const res = assignEgressIPs({ nodes, egressIPs: inputs, platform: this.platform });
+    const computed = performance.now();
     for (const e of res.events) {
       const uid = eipByName.get(e.object.name)?.metadata.uid;
       events.push(uid ? { ...e, uid } : e);
@@ -365,6 +366,7 @@ export class EgressIPController implements Controller {
         wrote = true;
       }),
     );
+    const pass1 = performance.now();
     if (this.cpics) await this.syncCloud(res.cloudPrivateIPConfigs, cpicByName);
     // Pass 2: additions.
     await Promise.all(
@@ -381,7 +383,13 @@ export class EgressIPController implements Controller {
     this.metrics.numEgressIPs.set(assigned);
     if (res.moves.length > 0)
       this.log.info(
-        { moves: res.moves.length, writes: removals.length + additions.length },
+        {
+          moves: res.moves.length,
+          writes: removals.length + additions.length,
+          computeMs: +(computed - now).toFixed(2),
+          removalsMs: +(pass1 - computed).toFixed(2),
+          additionsMs: +(performance.now() - pass1).toFixed(2),
+        },
         "egress IPs placed",
       );
     this.recordFresh(this.assignEvents, events, eipByName);

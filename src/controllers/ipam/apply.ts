@@ -81,7 +81,11 @@ export async function applyReconcilePlan(
   const blocked = new Set<string>();
   plan.removed.forEach((r, i) => {
     const prev = plan.removed[i - 1];
-    if (r.kind === "OverlappingRangeIPReservation" && prev?.kind === "IPPool allocation" && failedPools.has(prev.object))
+    if (
+      r.kind === "OverlappingRangeIPReservation" &&
+      prev?.kind === "IPPool allocation" &&
+      failedPools.has(prev.object)
+    )
       blocked.add(r.object);
   });
   for (const name of plan.deleteReservations) {
@@ -111,7 +115,10 @@ export function byNamespace(objs: readonly KubeObject[]): Map<string, KubeObject
 }
 
 export function formatRemoval(r: Removal, namespace: string): string {
-  const what = r.kind === "IPPool allocation" ? `IPPool ${namespace}/${r.object} ${r.ip ?? ""}` : `OverlappingRangeIPReservation ${namespace}/${r.object}`;
+  const what =
+    r.kind === "IPPool allocation"
+      ? `IPPool ${namespace}/${r.object} ${r.ip ?? ""}`
+      : `OverlappingRangeIPReservation ${namespace}/${r.object}`;
   return `${what} (pod ${r.podref || "-"}, container ${r.containerID}, ${r.ifname}): ${r.reason}`;
 }
 
@@ -149,7 +156,12 @@ export async function reconcileOnce(
         now: (opts.now ?? Date.now)(),
         graceMs: opts.graceMs,
       });
-      const r = await applyReconcilePlan(client, ns, plan, new Map(objs.map((o) => [o.metadata.name ?? "", o])));
+      const r = await applyReconcilePlan(
+        client,
+        ns,
+        plan,
+        new Map(objs.map((o) => [o.metadata.name ?? "", o])),
+      );
       for (const removal of r.applied) out.removed.push({ namespace: ns, removal });
       out.conflicts.push(...r.conflicts.map((c) => `${ns}/${c}`));
     }

@@ -6,7 +6,12 @@
 // allocations are removed at once (unless a pod of that name exists again). Allocation age for the
 // grace period comes from the reservation's creationTimestamp or, failing that, from when this
 // controller first saw the allocation. A thin shell: it must not decide what to remove.
-import { configMapType, ipPoolType, overlappingRangeIPReservationType, podType } from "../../api/kinds/index.js";
+import {
+  configMapType,
+  ipPoolType,
+  overlappingRangeIPReservationType,
+  podType,
+} from "../../api/kinds/index.js";
 import type { KubeObject } from "../../api/object.js";
 import { type CronSchedule, DEFAULT_RECONCILER_CRON, nextFire, parseCron } from "../../ipam/cron.js";
 import { poolFromObject } from "../../ipam/kube-objects.js";
@@ -77,7 +82,8 @@ export class IpamReconcilerController implements Controller {
       if (type === "delete") this.queue.add(`${POD_PREFIX}${obj.metadata.namespace}/${obj.metadata.name}`);
     });
     this.configMaps.on((_t, obj) => {
-      if (obj.metadata.namespace === CONFIG_NAMESPACE && obj.metadata.name === CONFIG_NAME) this.queue.add(CONFIG);
+      if (obj.metadata.namespace === CONFIG_NAMESPACE && obj.metadata.name === CONFIG_NAME)
+        this.queue.add(CONFIG);
     });
   }
 
@@ -94,7 +100,9 @@ export class IpamReconcilerController implements Controller {
 
   private noteAllocations(obj: KubeObject): void {
     const t = this.now();
-    const allocs = ((obj.spec as { allocations?: Record<string, { id?: string; ifname?: string }> }) ?? {}).allocations ?? {};
+    const allocs =
+      ((obj.spec as { allocations?: Record<string, { id?: string; ifname?: string }> }) ?? {}).allocations ??
+      {};
     for (const [off, a] of Object.entries(allocs)) {
       const k = `${obj.metadata.namespace}/${obj.metadata.name}/${off}/${a.id ?? ""}/${a.ifname ?? ""}`;
       if (!this.firstSeen.has(k)) this.firstSeen.set(k, t);
@@ -131,7 +139,10 @@ export class IpamReconcilerController implements Controller {
     this.schedule = next;
     this.arm();
     if (changed) {
-      this.ctx.log.info({ expression: next.expression, nextRun: this.nextRun?.toISOString() }, "reconciler schedule");
+      this.ctx.log.info(
+        { expression: next.expression, nextRun: this.nextRun?.toISOString() },
+        "reconciler schedule",
+      );
       if (cm)
         await this.ctx.recorder.record(
           refOf(cm),
@@ -217,7 +228,8 @@ export class IpamReconcilerController implements Controller {
       plan,
       new Map(objs.map((o) => [o.metadata.name ?? "", o])),
     );
-    for (const removal of r.applied) this.ctx.log.info({ namespace: ns }, `removed ${formatRemoval(removal, ns)}`);
+    for (const removal of r.applied)
+      this.ctx.log.info({ namespace: ns }, `removed ${formatRemoval(removal, ns)}`);
     return r.conflicts.length > 0;
   }
 

@@ -108,6 +108,10 @@ export interface ControlPlaneOptions {
   globalNamespaces: string[];
   /** Node reachability probe timeout (ms); 0 turns probing off. */
   egressIPReachabilityTimeoutMs: number;
+  /** Interval between probes of one node (ms). */
+  egressIPReachabilityIntervalMs?: number;
+  /** Consecutive failed probes before a node counts as unreachable. */
+  egressIPReachabilityFailures?: number;
   /** Run the simulated cloud provider that confirms CloudPrivateIPConfig objects. */
   simulateCloud: boolean;
   /** Per-node capacity of the simulated cloud (addresses). */
@@ -125,7 +129,9 @@ export const defaultControlPlaneOptions: ControlPlaneOptions = {
   platform: "BareMetal",
   networkMode: "multitenant",
   globalNamespaces: [],
-  egressIPReachabilityTimeoutMs: 1000,
+  egressIPReachabilityTimeoutMs: 300,
+  egressIPReachabilityIntervalMs: 200,
+  egressIPReachabilityFailures: 1,
   simulateCloud: false,
   simulatedCloudCapacity: 14,
 };
