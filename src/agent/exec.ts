@@ -47,6 +47,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         reject(new CommandError(`${cmd} ${args.join(" ")}`, code, stdout, stderr));
       else resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading its input must not crash the agent with EPIPE.
+    child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
   });
 }

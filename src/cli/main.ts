@@ -1,5 +1,6 @@
 // The `egress` command line. Each subcommand lives in its own module; this file only wires them.
 import { Command } from "commander";
+import { registerLabCommands } from "../lab/cli.js";
 import { registerRouterCommands } from "../router/cli.js";
 import { registerAdmCommands } from "./adm.js";
 import { registerAgentCommand } from "./agent.js";
@@ -22,6 +23,7 @@ registerAgentCommand(program);
 registerAdmCommands(program);
 registerControllersCommand(program);
 registerRouterCommands(program);
+registerLabCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`egress: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -1,0 +1,372 @@
+// `egress lab up`: builds the lab from a topology — namespaces, bridges, veths, addresses, routes,
+// sysctls (inside lab namespaces only), the echo and DNS servers, `egress server` in the
+// control-plane namespace with an inherited loopback listener for the root namespace, the agents —
+// and, with --example seed, applies the seed manifests and a few pods. Each resource is recorded in
+// the state file before it is made; on failure everything made so far is removed again.
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { createServer, type Server } from "node:net";
+import { join } from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { applyManifests, parseManifests } from "../cli/apply.js";
+import { labDown } from "./down.js";
+import { checkLabId, controlPlaneNetns, hostNetns, LAB_ID_ENV, podNetnsPrefix } from "./names.js";
+import { CLI_MAIN, DEFAULT_TOPOLOGY, ECHO_SERVER, EXAMPLES_DIR } from "./paths.js";
+import { buildSteps, dnsmasqArgv, echoArgs, renderHostsFile, stepCommand } from "./plan.js";
+import { type LabState, type ProcessRecord, readState, STATE_VERSION, writeState } from "./state.js";
+import { LabCommandError, listNetns, processArgv, runOk, sleep } from "./sys.js";
+import { parseTopology, type Topology } from "./topology.js";
+
+export class LabError extends Error {
+  override name = "LabError";
+}
+
+export interface UpOptions {
+  id: string;
+  stateDir: string;
+  topologyFile?: string;
+  example?: string;
+  /** Root-namespace loopback port for the API (0 = any free port). */
+  apiPort?: number;
+  /** Leave whatever was made when a step fails (for debugging). */
+  keepOnFailure?: boolean;
+  /** Skip the agents even when `egress agent` exists. */
+  noAgents?: boolean;
+  dnsmasq?: string;
+  log?: (line: string) => void;
+}
+
+export const DNSMASQ = "/usr/sbin/dnsmasq";
+
+export async function labUp(o: UpOptions): Promise<LabState> {
+  const id = checkLabId(o.id);
+  const log = o.log ?? (() => undefined);
+  const topologySource = o.topologyFile ?? DEFAULT_TOPOLOGY;
+  const topology = parseTopology(readFileSync(topologySource, "utf8"), topologySource);
+
+  const existing = readState(o.stateDir);
+  if (existing)
+    throw new LabError(
+      `lab ${JSON.stringify(id)} already has a state file in ${o.stateDir} (phase ${existing.phase}); run \`egress lab down --id ${id}\` first`,
+    );
+  const steps = buildSteps(id, topology);
+  const taken = new Set(listNetns());
+  const clash = steps
+    .flatMap((s) => (s.kind === "netns" ? s.namespaces.map((n) => n.name) : []))
+    .filter((n) => taken.has(n));
+  if (clash.length > 0)
+    throw new LabError(
+      `network namespaces already exist: ${clash.join(", ")} (another lab with id ${JSON.stringify(id)}?)`,
+    );
+
+  mkdirSync(join(o.stateDir, "logs"), { recursive: true, mode: 0o700 });
+  const state: LabState = {
+    version: STATE_VERSION,
+    id,
+    phase: "creating",
+    createdAt: new Date().toISOString(),
+    stateDir: o.stateDir,
+    topologySource,
+    topology,
+    namespaces: [],
+    processes: [],
+    files: [],
+    notes: [],
+  };
+  writeState(state);
+  try {
+    await build(state, topology, steps, o, log);
+    log("lab is up");
+    state.phase = "up";
+    writeState(state);
+    return state;
+  } catch (e) {
+    if (!o.keepOnFailure) {
+      log(`lab up failed; removing what was made: ${e instanceof Error ? e.message : String(e)}`);
+      await labDown({ id, stateDir: o.stateDir, keepDir: true, log });
+    }
+    throw e;
+  }
+}
+
+async function build(
+  state: LabState,
+  topo: Topology,
+  steps: ReturnType<typeof buildSteps>,
+  o: UpOptions,
+  log: (line: string) => void,
+): Promise<void> {
+  const id = state.id;
+  const t0 = Date.now();
+  for (const s of steps) {
+    if (s.kind === "netns") {
+      state.namespaces.push(...s.namespaces);
+      writeState(state);
+    }
+    const { argv, input } = stepCommand(s);
+    runOk(argv, input);
+  }
+  log(`underlay ready: ${state.namespaces.length} namespaces in ${Date.now() - t0} ms`);
+
+  // External services: echo servers and the lab DNS.
+  for (const x of topo.externals) {
+    if (!x.echo) continue;
+    await startProcess(state, `echo/${x.name}`, hostNetns(id, x.name), [
+      process.execPath,
+      ECHO_SERVER,
+      ...echoArgs(x.echo),
+    ]);
+  }
+  if (topo.dns) {
+    const dnsDir = join(state.stateDir, "dns");
+    mkdirSync(dnsDir, { recursive: true });
+    const hostsFile = join(dnsDir, "hosts");
+    writeFileSync(hostsFile, renderHostsFile(topo.dns.records));
+    const server = topo.externals.find((x) => x.name === topo.dns?.server)!;
+    const listen = server.interfaces.flatMap((i) => i.addresses.map((a) => a.split("/")[0]!));
+    const bin = o.dnsmasq ?? DNSMASQ;
+    if (!existsSync(bin)) throw new LabError(`dnsmasq not found at ${bin} (Debian package dnsmasq-base)`);
+    await startProcess(
+      state,
+      `dns/${server.name}`,
+      hostNetns(id, server.name),
+      dnsmasqArgv(bin, hostsFile, listen),
+    );
+  }
+
+  // The control plane: `egress server` inside the control-plane namespace, plus a listener on
+  // loopback of the root namespace that the server inherits as fd 3.
+  const cpNs = controlPlaneNetns(id);
+  const cpAddr = topo.controlPlane.address.split("/")[0]!;
+  const dataDir = join(state.stateDir, "apiserver");
+  const listener = await listenLoopback(o.apiPort ?? 0);
+  const port = (listener.address() as { port: number }).port;
+  const fd = (listener as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0)
+    throw new LabError("cannot get the file descriptor of the loopback listener");
+  try {
+    await startProcess(
+      state,
+      "apiserver",
+      cpNs,
+      [
+        process.execPath,
+        CLI_MAIN,
+        "server",
+        "--data-dir",
+        dataDir,
+        "--listen",
+        `${cpAddr}:${topo.controlPlane.port}`,
+        "--advertise-host",
+        cpAddr,
+        "--tls-san",
+        "127.0.0.1",
+        "--listen-fd",
+        "3",
+      ],
+      fd,
+    );
+  } finally {
+    listener.close();
+  }
+  const url = `https://127.0.0.1:${port}`;
+  const caFile = join(dataDir, "pki", "ca.crt");
+  const apiProc = state.processes.find((p) => p.name === "apiserver")!;
+  await waitReady(url, caFile, apiProc, 30_000);
+  const token = readFileSync(join(dataDir, "token"), "utf8").trim();
+  const kubeconfig = join(state.stateDir, "kubeconfig");
+  writeFileSync(kubeconfig, renderKubeconfig(url, readFileSync(caFile, "utf8"), token), { mode: 0o600 });
+  state.api = {
+    url,
+    internalUrl: `https://${cpAddr}:${topo.controlPlane.port}`,
+    kubeconfig,
+    internalKubeconfig: join(dataDir, "kubeconfig"),
+    dataDir,
+  };
+  writeState(state);
+  log(`API server ready at ${url} (inside the lab: ${state.api.internalUrl})`);
+
+  // Agents, one per node, if this build has them.
+  if (o.noAgents) {
+    state.notes.push("agents not started (--no-agents)");
+  } else if (spawnSync(process.execPath, [CLI_MAIN, "agent", "--help"], { encoding: "utf8" }).status !== 0) {
+    const note = "agents skipped: this build has no `egress agent` command (nodes and pods stay empty)";
+    state.notes.push(note);
+    log(note);
+  } else {
+    for (const n of topo.nodes) {
+      const labels = Object.entries(n.labels)
+        .map(([k, v]) => (v === "" ? k : `${k}=${v}`))
+        .join(",");
+      await startProcess(state, `agent/${n.name}`, hostNetns(id, n.name), [
+        process.execPath,
+        CLI_MAIN,
+        "agent",
+        "--node",
+        n.name,
+        "--kubeconfig",
+        state.api.internalKubeconfig,
+        "--netns-prefix",
+        podNetnsPrefix(id),
+        "--state-dir",
+        join(state.stateDir, "agents", n.name),
+        ...(labels ? ["--labels", labels] : []),
+      ]);
+    }
+  }
+  writeState(state);
+
+  if (o.example !== undefined) await applyExample(state, o.example, log);
+}
+
+/** Spawns `ip netns exec <netns> argv…` detached, output to <state>/logs/<name>.log; the intent is
+ *  recorded before the spawn and the pid right after. `extraFd` becomes the child's fd 3. */
+async function startProcess(
+  state: LabState,
+  name: string,
+  netns: string,
+  argv: string[],
+  extraFd?: number,
+): Promise<ProcessRecord> {
+  const logPath = join(state.stateDir, "logs", `${name.replace(/\//g, "-")}.log`);
+  const rec: ProcessRecord = { name, netns, argv, pid: null, log: logPath };
+  state.processes.push(rec);
+  writeState(state);
+  const out = openSync(logPath, "a", 0o600);
+  try {
+    const child = spawn("ip", ["netns", "exec", netns, ...argv], {
+      detached: true,
+      stdio: extraFd === undefined ? ["ignore", out, out] : ["ignore", out, out, extraFd],
+      env: childEnv(state.id),
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", () => resolve());
+      child.once("error", reject);
+    });
+    rec.pid = child.pid ?? null;
+    child.unref();
+  } finally {
+    closeSync(out);
+  }
+  writeState(state);
+  // A process that dies at once (bad flag, port taken) is an error now, not a mystery later.
+  await sleep(100);
+  if (rec.pid === null || !processArgv(rec.pid))
+    throw new LabError(`${name} exited at once: ${tail(logPath)}`);
+  return rec;
+}
+
+/** The lab's processes log normally even when `lab up` runs under the test runner. */
+function childEnv(id: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, [LAB_ID_ENV]: id };
+  delete env.NODE_TEST_CONTEXT;
+  return env;
+}
+
+function listenLoopback(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(port, "127.0.0.1", () => resolve(srv));
+  });
+}
+
+export function tail(path: string, lines = 15): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+async function waitReady(url: string, caFile: string, proc: ProcessRecord, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (proc.pid === null || !processArgv(proc.pid))
+      throw new LabError(`the API server exited: ${tail(proc.log)}`);
+    if (existsSync(caFile)) {
+      try {
+        const status = await getStatus(`${url}/readyz`, readFileSync(caFile, "utf8"));
+        if (status === 200) return;
+        last = `HTTP ${status}`;
+      } catch (e) {
+        last = e instanceof Error ? e.message : String(e);
+      }
+    }
+    await sleep(100);
+  }
+  throw new LabError(
+    `the API server did not become ready at ${url} within ${timeoutMs} ms (${last}): ${tail(proc.log)}`,
+  );
+}
+
+function getStatus(url: string, ca: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+export function renderKubeconfig(server: string, caPem: string, token: string): string {
+  const cfg = {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [
+      {
+        name: "egress-lab",
+        cluster: { server, "certificate-authority-data": Buffer.from(caPem).toString("base64") },
+      },
+    ],
+    users: [{ name: "admin", user: { token } }],
+    contexts: [{ name: "egress-lab", context: { cluster: "egress-lab", user: "admin" } }],
+    "current-context": "egress-lab",
+  };
+  return `${JSON.stringify(cfg, null, 2)}\n`;
+}
+
+/** The pods `--example seed` adds: clients in both selected namespaces and in one the EgressIP does
+ *  not select (seen with its node's IP), and an echo server for pod-to-pod checks. */
+export const SEED_PODS: { namespace: string; name: string; image: string }[] = [
+  { namespace: "namespace1", name: "client-a", image: "egress/client" },
+  { namespace: "namespace1", name: "client-b", image: "egress/client" },
+  { namespace: "namespace1", name: "echo", image: "egress/echo" },
+  { namespace: "namespace2", name: "client-a", image: "egress/client" },
+  { namespace: "namespace3", name: "client-a", image: "egress/client" },
+  { namespace: "namespace3", name: "echo", image: "egress/echo" },
+];
+
+export function seedManifests(): string {
+  const docs: unknown[] = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: "namespace3", labels: { env: "dev" } } },
+    ...SEED_PODS.map((p) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: p.name, namespace: p.namespace, labels: { app: p.name } },
+      spec: { containers: [{ name: "main", image: p.image }] },
+    })),
+  ];
+  return docs.map((d) => JSON.stringify(d)).join("\n---\n");
+}
+
+async function applyExample(state: LabState, example: string, log: (line: string) => void): Promise<void> {
+  if (example !== "seed")
+    throw new LabError(`--example: unknown example ${JSON.stringify(example)} (known: seed)`);
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(state.api!.kubeconfig);
+  const file = join(EXAMPLES_DIR, "000-egressip.yaml");
+  if (!existsSync(file)) throw new LabError(`--example seed: ${file} not found`);
+  const lines = [
+    ...(await applyManifests(kc, parseManifests(readFileSync(file, "utf8"), file))),
+    ...(await applyManifests(kc, parseManifests(seedManifests(), "seed pods"))),
+  ];
+  for (const l of lines) log(l);
+}
+
+export { LabCommandError };
