@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Command } from "commander";
+import {
+  addControlPlaneFlags,
+  type ControlPlaneFlagValues,
+  controlPlaneOptions,
+} from "./control-plane-flags.js";
+
+function parse(args: string[]): ReturnType<typeof controlPlaneOptions> {
+  const cmd = addControlPlaneFlags(new Command("x").exitOverride());
+  cmd.parse(args, { from: "user" });
+  return controlPlaneOptions(cmd.opts() as ControlPlaneFlagValues);
+}
+
+test("defaults give sub-second reachability detection and OpenShift's networks", () => {
+  const o = parse([]);
+  assert.equal(o.platform, "BareMetal");
+  assert.equal(o.egressIPReachabilityTimeoutMs, 300);
+  assert.equal(o.egressIPReachabilityIntervalMs, 200);
+  assert.equal(o.egressIPReachabilityFailures, 1);
+  assert.deepEqual(o.clusterNetworks, [{ cidr: "10.128.0.0/14", hostSubnetLength: 9 }]);
+});
+
+test("flags are parsed and bad values are refused naming the flag", () => {
+  const o = parse([
+    "--platform",
+    "aws",
+    "--egressip-reachability-timeout",
+    "0",
+    "--global-namespaces",
+    "a",
+    "b",
+  ]);
+  assert.equal(o.platform, "AWS");
+  assert.equal(o.egressIPReachabilityTimeoutMs, 0);
+  assert.deepEqual(o.globalNamespaces, ["a", "b"]);
+  assert.throws(
+    () => parse(["--egressip-reachability-interval", "0"]),
+    /--egressip-reachability-interval: .*"0"/,
+  );
+  assert.throws(() => parse(["--host-subnet-length", "40"]), /--host-subnet-length/);
+});

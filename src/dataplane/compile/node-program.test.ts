@@ -1,0 +1,452 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { FakeNft } from "../nft/fake.js";
+import { CompileError, compileNodeProgram, MARK_MASK, ROUTE_TABLE_BASE, TABLE_NAME } from "./node-program.js";
+import type { EgressIPView, NodeView, ProjectEgressView, ServiceView } from "./types.js";
+
+// Three nodes on 192.168.126.0/18; this node is n1 (10.128.0.0/23). Holder ids are the low 12 bits of
+// the node address: .12 → 0xe0c, .13 → 0xe0d.
+const N2 = 0xe0c;
+const N3 = 0xe0d;
+function view(over: Partial<NodeView> = {}): NodeView {
+  return {
+    node: {
+      name: "n1",
+      nodeIP: "192.168.126.11",
+      podSubnet: "10.128.0.0/23",
+      bridge: "egbr0",
+      interfaces: [
+        { name: "eth0", address: "192.168.126.11/18" },
+        { name: "eth1", address: "192.168.12.11/24" },
+      ],
+    },
+    nodes: [
+      { name: "n1", nodeIP: "192.168.126.11", podSubnet: "10.128.0.0/23" },
+      { name: "n2", nodeIP: "192.168.126.12", podSubnet: "10.128.2.0/23" },
+      { name: "n3", nodeIP: "192.168.126.13", podSubnet: "10.128.4.0/23" },
+    ],
+    clusterCIDRs: ["10.128.0.0/14"],
+    serviceCIDR: "172.30.0.0/16",
+    localPods: [{ namespace: "a", name: "p1", ip: "10.128.0.5" }],
+    services: [],
+    egressIPs: [],
+    projectEgress: [],
+    ...over,
+  };
+}
+
+const h = (ip: string, node: string, nodeIP: string, iface?: string) => ({
+  ip,
+  node,
+  nodeIP,
+  ...(iface ? { interface: iface } : {}),
+});
+const H1 = (ip = "192.168.126.102") => h(ip, "n1", "192.168.126.11");
+const H2 = (ip = "192.168.126.10") => h(ip, "n2", "192.168.126.12");
+const H3 = (ip = "192.168.126.103") => h(ip, "n3", "192.168.126.13");
+const hexMark = (id: number) => `0x${(id << 16).toString(16).padStart(8, "0")}`;
+
+/** Compiles, applies to a FakeNft (which must accept the script) and returns handles for assertions. */
+async function compile(v: NodeView) {
+  const p = compileNodeProgram(v);
+  const nft = new FakeNft();
+  await nft.apply(p.nft);
+  await nft.apply(p.nft); // re-applying the same script must work (table exists now)
+  const el = (name: string) => nft.elements("inet", TABLE_NAME, name) ?? [];
+  const rules = (chain: string) => nft.rules("inet", TABLE_NAME, chain);
+  return { p, nft, el, rules };
+}
+
+describe("compileNodeProgram: pod network", () => {
+  it("routes other nodes' pod subnets via their node IP and never its own", async () => {
+    const { p } = await compile(view());
+    assert.deepEqual(p.ip.routes, [
+      { table: "main", dst: "10.128.2.0/23", via: "192.168.126.12", dev: "eth0" },
+      { table: "main", dst: "10.128.4.0/23", via: "192.168.126.13", dev: "eth0" },
+    ]);
+  });
+
+  it("reaches a node on a secondary network through that interface (longest prefix)", async () => {
+    const v = view();
+    v.nodes.push({ name: "n4", nodeIP: "192.168.12.14", podSubnet: "10.128.6.0/23" });
+    const { p } = await compile(v);
+    assert.deepEqual(
+      p.ip.routes.find((r) => r.dst === "10.128.6.0/23"),
+      { table: "main", dst: "10.128.6.0/23", via: "192.168.12.14", dev: "eth1" },
+    );
+  });
+
+  it("keeps cluster destinations (pods, services, node IPs) out of NAT and masquerades the rest", async () => {
+    const { el, rules } = await compile(view());
+    assert.deepEqual(el("cluster_dsts"), [
+      "10.128.0.0/14",
+      "172.30.0.0/16",
+      "192.168.126.11",
+      "192.168.126.12",
+      "192.168.126.13",
+    ]);
+    assert.deepEqual(rules("snat-postrouting"), [
+      'ct status dnat ip saddr 10.128.0.0/23 ip daddr 10.128.0.0/23 oifname "egbr0" masquerade',
+      "ip saddr != @cluster_cidrs return",
+      "ip daddr @cluster_dsts return",
+      "ct mark and 0x0fff0000 != 0 return",
+      'oifname != "egbr0" masquerade',
+    ]);
+  });
+
+  it("emits forwarding and no-redirect sysctls for the node namespace", async () => {
+    const { p } = await compile(view());
+    const s = Object.fromEntries(p.sysctls.map((x) => [x.key, x.value]));
+    assert.equal(s["net.ipv4.ip_forward"], "1");
+    assert.equal(s["net.ipv4.conf.all.send_redirects"], "0");
+    assert.equal(s["net.ipv4.conf.eth0.send_redirects"], "0");
+    assert.equal(s["net.ipv4.conf.egbr0.send_redirects"], "0");
+  });
+});
+
+describe("compileNodeProgram: services", () => {
+  const svc = (over: Partial<ServiceView> = {}): ServiceView => ({
+    namespace: "ns1",
+    name: "web",
+    clusterIP: "172.30.0.10",
+    ports: [{ port: 80, protocol: "TCP", targetPort: 8080 }],
+    endpoints: [{ ip: "10.128.2.5" }, { ip: "10.128.0.7" }],
+    ...over,
+  });
+
+  it("maps ClusterIP . proto . port to a chain that picks one endpoint per flow", async () => {
+    const { el, rules } = await compile(view({ services: [svc()] }));
+    assert.deepEqual(el("service_ips"), ["172.30.0.10 . tcp . 80 : goto svc/ns1/web/tcp/80"]);
+    assert.deepEqual(rules("svc/ns1/web/tcp/80"), [
+      "numgen random mod 2 vmap { 0 : goto svc/ns1/web/tcp/80/ep0, 1 : goto svc/ns1/web/tcp/80/ep1 }",
+    ]);
+    // endpoints sorted by address, port = targetPort
+    assert.deepEqual(rules("svc/ns1/web/tcp/80/ep0"), ["meta l4proto tcp dnat ip to 10.128.0.7:8080"]);
+    assert.deepEqual(rules("svc/ns1/web/tcp/80/ep1"), ["meta l4proto tcp dnat ip to 10.128.2.5:8080"]);
+    assert.deepEqual(rules("services"), ["ip daddr . meta l4proto . th dport vmap @service_ips"]);
+    assert.ok(rules("dnat-output")?.includes("jump services"));
+  });
+
+  it("uses per-port endpoints and ports, a single endpoint without numgen, none = reject in forward", async () => {
+    const s = svc({
+      name: "dns",
+      clusterIP: "172.30.0.11",
+      ports: [
+        { port: 53, protocol: "UDP", targetPort: 53, endpoints: [{ ip: "10.128.4.2", port: 5353 }] },
+        { port: 54, protocol: "UDP", targetPort: 54, endpoints: [] },
+      ],
+    });
+    const { el, rules } = await compile(view({ services: [s] }));
+    assert.deepEqual(rules("svc/ns1/dns/udp/53"), ["meta l4proto udp dnat ip to 10.128.4.2:5353"]);
+    assert.deepEqual(rules("svc/ns1/dns/udp/54"), []);
+    assert.equal(el("service_ips").length, 2);
+    assert.ok(rules("forward")?.includes("ip daddr 172.30.0.0/16 reject"));
+  });
+
+  it("skips bad ports and duplicate keys with warnings", async () => {
+    const bad = svc({ ports: [{ port: 0, protocol: "TCP", targetPort: 1 }] });
+    const { p, el } = await compile(view({ services: [svc(), svc({ name: "dup" }), bad] }));
+    assert.equal(el("service_ips").length, 1);
+    assert.deepEqual(
+      p.warnings.map((w) => w.field),
+      ["services[1].ports[0]", "services[2].ports[0]"],
+    );
+  });
+});
+
+describe("compileNodeProgram: EgressIP", () => {
+  const eip = (ips: EgressIPView["ips"], podIPs = ["10.128.0.5", "10.128.2.7"]): EgressIPView => ({
+    name: "egressip-1",
+    ips,
+    podIPs,
+  });
+
+  const cases: {
+    name: string;
+    ips: EgressIPView["ips"];
+    egressPods: string[];
+    chainRules?: [string, string[]];
+    snat: string[];
+    addresses: string[];
+    tables: number[];
+  }[] = [
+    {
+      name: "local holder: SNAT here for local and remote pods, no reroute",
+      ips: [H1()],
+      egressPods: [],
+      snat: ["10.128.0.5 : 192.168.126.102", "10.128.2.7 : 192.168.126.102"],
+      addresses: ["eth0 192.168.126.102/32 eth0:eg"],
+      tables: [],
+    },
+    {
+      name: "remote holder: local pod rerouted to n2, nothing SNATed here",
+      ips: [H2()],
+      egressPods: ["10.128.0.5 : goto egress-via-e0c"],
+      chainRules: ["egress-via-e0c", [`ct mark set ${hexMark(N2)}`, "meta mark set ct mark"]],
+      snat: [],
+      addresses: [],
+      tables: [ROUTE_TABLE_BASE + N2],
+    },
+    {
+      name: "two remote holders: flows spread by numgen",
+      ips: [H2(), H3()],
+      egressPods: ["10.128.0.5 : goto egress-via-e0c-e0d"],
+      chainRules: [
+        "egress-via-e0c-e0d",
+        [
+          `ct mark set numgen random mod 2 map { 0 : ${hexMark(N2)}, 1 : ${hexMark(N3)} }`,
+          "meta mark set ct mark",
+        ],
+      ],
+      snat: [],
+      addresses: [],
+      tables: [ROUTE_TABLE_BASE + N2, ROUTE_TABLE_BASE + N3],
+    },
+    {
+      name: "local and remote holder: half the flows stay (mark 0) and are SNATed here",
+      ips: [H2(), H1()],
+      egressPods: ["10.128.0.5 : goto egress-via-0-e0c"],
+      chainRules: [
+        "egress-via-0-e0c",
+        [
+          `ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N2)} }`,
+          "meta mark set ct mark",
+        ],
+      ],
+      snat: ["10.128.0.5 : 192.168.126.102", "10.128.2.7 : 192.168.126.102"],
+      addresses: ["eth0 192.168.126.102/32 eth0:eg"],
+      tables: [ROUTE_TABLE_BASE + N2],
+    },
+    {
+      name: "no holder: pods leave with their node IP (masquerade only)",
+      ips: [],
+      egressPods: [],
+      snat: [],
+      addresses: [],
+      tables: [],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { p, el, rules } = await compile(view({ egressIPs: [eip(c.ips)] }));
+      assert.deepEqual(el("egress_pods"), c.egressPods);
+      assert.deepEqual(el("egressip_snat_eth0"), c.snat);
+      assert.equal(
+        rules("snat-postrouting")?.includes('oifname "eth0" snat ip to ip saddr map @egressip_snat_eth0'),
+        c.snat.length > 0,
+      );
+      if (c.chainRules) assert.deepEqual(rules(c.chainRules[0]), c.chainRules[1]);
+      assert.deepEqual(
+        p.ip.addresses.map((a) => `${a.dev} ${a.address} ${a.label}`),
+        c.addresses,
+      );
+      assert.deepEqual(
+        p.ip.routes.filter((r) => r.table !== "main").map((r) => r.table),
+        c.tables,
+      );
+      assert.deepEqual(
+        p.ip.rules.map((r) => [r.priority, r.table, r.fwmask]),
+        c.tables.map((t) => [t, t, MARK_MASK]),
+      );
+      for (const r of p.ip.routes.filter((x) => x.table !== "main"))
+        assert.equal(r.via, r.table === ROUTE_TABLE_BASE + N2 ? "192.168.126.12" : "192.168.126.13");
+      assert.deepEqual(p.warnings, []);
+    });
+  }
+
+  it("puts the egress IP on the interface whose network contains it, or the one named", async () => {
+    const { p, el, nft } = await compile(
+      view({
+        egressIPs: [
+          eip([h("192.168.12.50", "n1", "192.168.126.11")], ["10.128.0.5"]),
+          { name: "b", ips: [h("192.168.126.60", "n1", "192.168.126.11", "eth1")], podIPs: ["10.128.0.6"] },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      p.ip.addresses.map((a) => `${a.dev} ${a.address}`),
+      ["eth1 192.168.12.50/32", "eth1 192.168.126.60/32"],
+    );
+    assert.deepEqual(el("egressip_snat_eth1"), ["10.128.0.5 : 192.168.12.50", "10.128.0.6 : 192.168.126.60"]);
+    assert.equal(nft.elements("inet", TABLE_NAME, "egressip_snat_eth0"), undefined);
+  });
+
+  it("serves a pod selected by two EgressIPs by the first only", async () => {
+    const first = { name: "first", ips: [H2()], podIPs: ["10.128.0.5"] };
+    const second = { name: "second", ips: [H1()], podIPs: ["10.128.0.5", "10.128.0.8"] };
+    const { el } = await compile(view({ egressIPs: [first, second] }));
+    assert.deepEqual(el("egress_pods"), ["10.128.0.5 : goto egress-via-e0c"]);
+    assert.deepEqual(el("egressip_snat_eth0"), ["10.128.0.8 : 192.168.126.102"]);
+  });
+
+  it("only marks flows that leave the cluster, and restores the mark only in the original direction", async () => {
+    const { rules } = await compile(view({ egressIPs: [eip([H2()])] }));
+    assert.deepEqual(rules("egress-mark"), [
+      "ct direction original ct mark and 0x0fff0000 != 0 meta mark set ct mark return",
+      "ct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
+    ]);
+  });
+
+  it("warns about and skips bad addresses instead of failing the node", async () => {
+    const { p, el } = await compile(
+      view({ egressIPs: [{ name: "x", ips: [H2()], podIPs: ["10.128.0.5", "not-an-ip", "fd00::1"] }] }),
+    );
+    assert.equal(el("egress_pods").length, 1);
+    assert.deepEqual(
+      p.warnings.map((w) => w.field),
+      ["egressIPs[0].podIPs[1]", "egressIPs[0].podIPs[2]"],
+    );
+  });
+});
+
+describe("compileNodeProgram: project egress (openshift-sdn)", () => {
+  const project = (state: ProjectEgressView["state"]): ProjectEgressView => ({
+    namespace: "p",
+    podIPs: ["10.128.0.9", "10.128.2.9"],
+    state,
+  });
+
+  it("normal, hosted here: SNAT for all the project's pods and the address", async () => {
+    const { p, el } = await compile(
+      view({
+        projectEgress: [
+          project({ kind: "normal", egressIP: "192.168.126.99", node: "n1", nodeIP: "192.168.126.11" }),
+        ],
+      }),
+    );
+    assert.deepEqual(el("egressip_snat_eth0"), [
+      "10.128.0.9 : 192.168.126.99",
+      "10.128.2.9 : 192.168.126.99",
+    ]);
+    assert.deepEqual(el("dropped_pods"), []);
+    assert.deepEqual(
+      p.ip.addresses.map((a) => a.address),
+      ["192.168.126.99/32"],
+    );
+  });
+
+  it("normal, hosted elsewhere: local pods rerouted to the host", async () => {
+    const { el } = await compile(
+      view({
+        projectEgress: [
+          project({ kind: "normal", egressIP: "192.168.126.99", node: "n3", nodeIP: "192.168.126.13" }),
+        ],
+      }),
+    );
+    assert.deepEqual(el("egress_pods"), ["10.128.0.9 : goto egress-via-e0d"]);
+    assert.deepEqual(el("egressip_snat_eth0"), []);
+  });
+
+  it("dropped: local pods' external traffic is dropped in forward", async () => {
+    const { el, rules } = await compile(view({ projectEgress: [project({ kind: "dropped" })] }));
+    assert.deepEqual(el("dropped_pods"), ["10.128.0.9"]);
+    assert.ok(rules("forward")?.includes("ip saddr @dropped_pods ip daddr != @cluster_dsts drop"));
+    assert.deepEqual(el("egress_pods"), []);
+  });
+});
+
+describe("compileNodeProgram: determinism, errors, size", () => {
+  it("renders identical text for the same input, whatever the order of lists", () => {
+    const base = view({
+      services: [
+        {
+          namespace: "a",
+          name: "s",
+          clusterIP: "172.30.0.1",
+          ports: [{ port: 80, protocol: "TCP", targetPort: 80 }],
+        },
+        {
+          namespace: "a",
+          name: "t",
+          clusterIP: "172.30.0.2",
+          ports: [{ port: 81, protocol: "TCP", targetPort: 80 }],
+        },
+      ],
+      egressIPs: [{ name: "e", ips: [H2(), H3(), H1()], podIPs: ["10.128.0.5", "10.128.0.6", "10.128.2.2"] }],
+    });
+    const text = compileNodeProgram(base).nft;
+    assert.equal(compileNodeProgram(structuredClone(base)).nft, text);
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const v = structuredClone(base);
+        const shuffle = <T>(a: T[]) => {
+          let s = seed;
+          for (let i = a.length - 1; i > 0; i--) {
+            s = (s * 1103515245 + 12345) & 0x7fffffff;
+            const j = s % (i + 1);
+            [a[i], a[j]] = [a[j]!, a[i]!];
+          }
+        };
+        shuffle(v.nodes);
+        shuffle(v.services);
+        shuffle(v.egressIPs[0]!.ips);
+        shuffle(v.egressIPs[0]!.podIPs);
+        const p = compileNodeProgram(v);
+        assert.equal(p.nft, text);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("keeps a holder's mark when other nodes come and go", () => {
+    const e = [{ name: "e", ips: [H3()], podIPs: ["10.128.0.5"] }];
+    const a = compileNodeProgram(view({ egressIPs: e }));
+    const v = view({ egressIPs: e });
+    v.nodes.push({ name: "n0", nodeIP: "192.168.126.9", podSubnet: "10.128.8.0/23" });
+    const b = compileNodeProgram(v);
+    assert.deepEqual(a.ip.rules, b.ip.rules);
+  });
+
+  it("refuses a view without a usable node subnet or address", () => {
+    assert.throws(
+      () => compileNodeProgram(view({ node: { ...view().node, podSubnet: "10.128.0.0" } })),
+      (e: unknown) => e instanceof CompileError && e.field === "node.podSubnet",
+    );
+    assert.throws(
+      () => compileNodeProgram(view({ node: { ...view().node, nodeIP: "x" } })),
+      (e: unknown) => e instanceof CompileError && e.field === "node.nodeIP",
+    );
+  });
+
+  it("compiles 10,000 pods / 1,000 EgressIPs into constant-size chains with map entries", async () => {
+    // 1,000 EgressIPs of 10 pods each; pods spread over 5 nodes' subnets; IPs held by n1, n2, n3.
+    const nodes = [0, 1, 2, 3, 4].map((i) => ({
+      name: `n${i + 1}`,
+      nodeIP: `192.168.126.${11 + i}`,
+      podSubnet: `10.128.${i * 8}.0/21`,
+    }));
+    const egressIPs: EgressIPView[] = [];
+    for (let e = 0; e < 1000; e++) {
+      const holders = [H1, H2, H3];
+      const holder = holders[e % 3]!(`192.168.${130 + Math.floor(e / 250)}.${(e % 250) + 1}`);
+      const podIPs: string[] = [];
+      for (let k = 0; k < 10; k++) {
+        const n = (e * 10 + k) % 5;
+        const idx = Math.floor((e * 10 + k) / 5);
+        podIPs.push(`10.128.${n * 8 + Math.floor(idx / 250)}.${(idx % 250) + 2}`);
+      }
+      egressIPs.push({ name: `e${e}`, ips: [holder], podIPs });
+    }
+    const v = view({ egressIPs, nodes });
+    v.node.podSubnet = "10.128.0.0/21";
+    const t0 = performance.now();
+    const p = compileNodeProgram(v);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 2000, `compile took ${ms} ms`);
+    // local pods: 2,000 (n1's subnet); those whose IP is held by n2/n3 are rerouted (about 2/3)
+    assert.ok(p.stats.egressPods > 1200 && p.stats.egressPods < 1500, String(p.stats.egressPods));
+    // SNAT: all pods of the EgressIPs held here (334 × 10)
+    assert.equal(p.stats.snatEntries, 3340);
+    const chains = p.nft.split("\n").filter((l) => l.startsWith("\tchain "));
+    assert.ok(chains.length < 15, `chain count ${chains.length}`);
+    const nft = new FakeNft();
+    await nft.apply(p.nft);
+    assert.equal(nft.elements("inet", TABLE_NAME, "egressip_snat_eth0")?.length, 3340);
+    assert.ok(
+      nft
+        .rules("inet", TABLE_NAME, "snat-postrouting")
+        ?.includes('oifname "eth0" snat ip to ip saddr map @egressip_snat_eth0'),
+    );
+  });
+});

@@ -1,0 +1,531 @@
+// The node dataplane compiler: NodeView (what the API says) → NodeProgram (one nftables table,
+// `ip` routes/rules/addresses, sysctls). Pure and deterministic: the same view renders the same text,
+// so the agent can re-apply idempotently and diff programs. No I/O here.
+//
+// Packet path it programs (MISSION §1, §8; docs/dataplane.md):
+//  - pod → other node's pod: main-table route <podSubnet> via <nodeIP> (proto ROUTE_PROTO), no NAT;
+//  - pod → ClusterIP:port: DNAT in prerouting/output through a verdict map keyed by
+//    daddr . l4proto . dport, one endpoint per flow chosen by `numgen random`;
+//  - pod → outside, served by an egress IP held elsewhere: the first packet of the flow gets a ct mark
+//    naming the holding node (chosen per flow among the holders), the mark is copied to the packet,
+//    and `ip rule fwmark` sends it to a table whose default route is via that node;
+//  - on the holding node (or locally when this node holds the chosen IP): SNAT to the egress IP through
+//    one map per interface keyed by pod address (`oifname "eth0" snat ip to ip saddr map @...`);
+//  - pods of a "dropped" project → outside: dropped; everything else from pods → outside: masquerade.
+// Every per-packet lookup is a set/map lookup keyed by address, so the cost does not grow with the
+// number of pods or EgressIPs.
+import { containsV4, formatV4, formatV4CIDR, parseV4, parseV4CIDR, type V4CIDR } from "./ipv4.js";
+import type {
+  AddressSpec,
+  CompileWarning,
+  NodeProgram,
+  NodeView,
+  RouteSpec,
+  RuleSpec,
+  ServiceEndpoint,
+  SysctlSpec,
+  UnderlayInterface,
+} from "./types.js";
+
+export const TABLE_FAMILY = "inet";
+export const TABLE_NAME = "egress-node";
+/** The conntrack/packet mark bits this program owns: 12 bits naming a remote egress holder. */
+export const MARK_MASK = 0x0fff0000;
+export const MARK_SHIFT = 16;
+/** Routing table and rule priority of holder id N is ROUTE_TABLE_BASE + N (N in 1..4095). */
+export const ROUTE_TABLE_BASE = 7000;
+/** rtnetlink protocol number stamped on every route and rule the program owns. */
+export const ROUTE_PROTO = 201;
+/** Label suffix of egress addresses the program owns (label = `<dev>:eg`). */
+export const ADDRESS_LABEL_SUFFIX = ":eg";
+
+/** A required node-level field of the view is missing or malformed: nothing can be compiled. */
+export class CompileError extends Error {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    detail: string,
+  ) {
+    super(`${field}: ${detail} (got ${JSON.stringify(value)})`);
+    this.name = "CompileError";
+  }
+}
+
+const hex = (n: number): string => `0x${n.toString(16).padStart(8, "0")}`;
+
+const v4 = parseV4;
+/** Linux interface names as they may appear quoted in nft and in `ip` arguments. */
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+
+function requireCIDR(field: string, s: string): V4CIDR {
+  const c = parseV4CIDR(s);
+  if (!c) throw new CompileError(field, s, "must be an IPv4 CIDR");
+  return c;
+}
+
+/** Interface whose network contains `ip`, longest prefix first; undefined when none does. */
+export function interfaceFor(ifaces: UnderlayInterface[], ip: number): string | undefined {
+  let best: { name: string; prefix: number } | undefined;
+  for (const i of ifaces) {
+    const c = parseV4CIDR(i.address);
+    if (c && containsV4(c, ip) && (!best || c.prefix > best.prefix))
+      best = { name: i.name, prefix: c.prefix };
+  }
+  return best?.name;
+}
+
+/** Stable 12-bit id of a remote holder node from its address (low 12 bits; probing on collision), so a
+ *  flow's ct mark keeps naming the same node across re-renders even when other nodes come and go. */
+function holderIds(nodeIPs: number[]): Map<number, number> {
+  const ids = new Map<number, number>();
+  const used = new Set<number>();
+  for (const ip of [...new Set(nodeIPs)].sort((a, b) => a - b)) {
+    let id = ip & 0xfff || 1;
+    while (used.has(id)) id = (id % 4095) + 1;
+    used.add(id);
+    ids.set(ip, id);
+  }
+  return ids;
+}
+
+/** Removes CIDRs contained in others (CIDRs never partially overlap), so an nft interval set accepts them. */
+function normaliseIntervals(cidrs: V4CIDR[]): V4CIDR[] {
+  const sorted = [...cidrs].sort((a, b) => a.net - b.net || a.prefix - b.prefix);
+  const out: V4CIDR[] = [];
+  for (const c of sorted) {
+    const last = out[out.length - 1];
+    if (last && containsV4(last, c.net)) continue;
+    out.push(c);
+  }
+  return out;
+}
+
+const cidrText = (c: V4CIDR): string => (c.prefix === 32 ? formatV4(c.net) : formatV4CIDR(c));
+const byNumber = (a: number, b: number): number => a - b;
+
+/** One way out for a flow: 0 = leave from this node (SNAT here if this node holds the IP), else the
+ *  holder id whose table routes to the holding node. */
+type Path = number;
+
+export function compileNodeProgram(view: NodeView): NodeProgram {
+  const warnings: CompileWarning[] = [];
+  const warn = (field: string, value: unknown, detail: string) => warnings.push({ field, value, detail });
+
+  const me = view.node;
+  const podSubnet = requireCIDR("node.podSubnet", me.podSubnet);
+  const myIP = v4(me.nodeIP);
+  if (myIP === undefined) throw new CompileError("node.nodeIP", me.nodeIP, "must be an IPv4 address");
+  if (me.interfaces.length === 0) throw new CompileError("node.interfaces", me.interfaces, "at least one");
+  me.interfaces.forEach((i, n) => {
+    requireCIDR(`node.interfaces[${n}].address`, i.address);
+    if (!IFNAME.test(i.name)) throw new CompileError(`node.interfaces[${n}].name`, i.name, "interface name");
+  });
+  const primary = me.interfaces[0]!.name;
+  if (!IFNAME.test(me.bridge)) throw new CompileError("node.bridge", me.bridge, "interface name");
+  const clusterCIDRs = view.clusterCIDRs.map((c, i) => requireCIDR(`clusterCIDRs[${i}]`, c));
+  const serviceCIDR = requireCIDR("serviceCIDR", view.serviceCIDR);
+  const devCache = new Map<number, string>();
+  const devFor = (ip: number): string => {
+    let dev = devCache.get(ip);
+    if (dev === undefined) {
+      dev = interfaceFor(me.interfaces, ip) ?? primary;
+      devCache.set(ip, dev);
+    }
+    return dev;
+  };
+
+  // Destinations that are "inside the cluster": pod networks, services, every node's address.
+  const nodeIPs: V4CIDR[] = [];
+  const routes: RouteSpec[] = [];
+  view.nodes.forEach((n, i) => {
+    const ip = v4(n.nodeIP);
+    if (ip === undefined) {
+      warn(`nodes[${i}].nodeIP`, n.nodeIP, "not an IPv4 address; node skipped");
+      return;
+    }
+    nodeIPs.push({ net: ip, prefix: 32 });
+    if (n.name === me.name) return;
+    const sub = parseV4CIDR(n.podSubnet);
+    if (!sub) {
+      warn(`nodes[${i}].podSubnet`, n.podSubnet, "not an IPv4 CIDR");
+      return;
+    }
+    routes.push({ table: "main", dst: formatV4CIDR(sub), via: formatV4(ip), dev: devFor(ip) });
+  });
+  const clusterDsts = normaliseIntervals([...clusterCIDRs, serviceCIDR, ...nodeIPs]);
+
+  // Which egress serves each pod address: EgressIPs first (in the given order), then project egress.
+  interface Served {
+    holders: { ip: number; node: string; nodeIP: number; dev?: string }[];
+  }
+  const served = new Map<number, Served>();
+  const dropped = new Set<number>();
+  const claimed = new Set<number>();
+  const claim = (field: string, s: string): number | undefined => {
+    const ip = v4(s);
+    if (ip === undefined) {
+      warn(field, s, "not an IPv4 address; skipped");
+      return undefined;
+    }
+    if (claimed.has(ip)) return undefined; // served by an earlier EgressIP/project
+    claimed.add(ip);
+    return ip;
+  };
+  view.egressIPs.forEach((e, ei) => {
+    const holders: Served["holders"] = [];
+    const seenNodes = new Set<string>();
+    e.ips.forEach((h, hi) => {
+      const ip = v4(h.ip);
+      const nodeIP = v4(h.nodeIP);
+      if (ip === undefined || nodeIP === undefined) {
+        warn(`egressIPs[${ei}].ips[${hi}]`, h, "ip and nodeIP must be IPv4; skipped");
+        return;
+      }
+      if (seenNodes.has(h.node)) {
+        warn(`egressIPs[${ei}].ips[${hi}].node`, h.node, "a node holds at most one IP of an EgressIP");
+        return;
+      }
+      seenNodes.add(h.node);
+      if (h.interface !== undefined && !IFNAME.test(h.interface))
+        warn(`egressIPs[${ei}].ips[${hi}].interface`, h.interface, "not an interface name; chosen by prefix");
+      const dev = h.interface !== undefined && IFNAME.test(h.interface) ? h.interface : undefined;
+      holders.push({ ip, node: h.node, nodeIP, ...(dev ? { dev } : {}) });
+    });
+    e.podIPs.forEach((p, pi) => {
+      const ip = claim(`egressIPs[${ei}].podIPs[${pi}]`, p);
+      if (ip !== undefined && holders.length > 0) served.set(ip, { holders });
+    });
+  });
+  view.projectEgress.forEach((pe, i) => {
+    const st = pe.state;
+    let holders: Served["holders"] | undefined;
+    if (st.kind === "normal") {
+      const ip = v4(st.egressIP);
+      const nodeIP = v4(st.nodeIP);
+      if (ip === undefined || nodeIP === undefined) {
+        warn(`projectEgress[${i}].state`, st, "egressIP and nodeIP must be IPv4; project skipped");
+        return;
+      }
+      if (st.interface !== undefined && !IFNAME.test(st.interface))
+        warn(`projectEgress[${i}].state.interface`, st.interface, "not an interface name; chosen by prefix");
+      const dev = st.interface !== undefined && IFNAME.test(st.interface) ? st.interface : undefined;
+      holders = [{ ip, node: st.node, nodeIP, ...(dev ? { dev } : {}) }];
+    }
+    pe.podIPs.forEach((p, pi) => {
+      const ip = claim(`projectEgress[${i}].podIPs[${pi}]`, p);
+      if (ip === undefined) return;
+      if (holders) served.set(ip, { holders });
+      else if (containsV4(podSubnet, ip)) dropped.add(ip);
+    });
+  });
+
+  // Holder side: SNAT entries (pod . oif → egress IP) and the addresses to add.
+  const snat = new Map<string, Map<number, number>>(); // dev → pod → egress IP
+  const addresses = new Map<string, AddressSpec>();
+  // Sender side: per local pod, the list of paths (one per holder) to spread flows over.
+  const remoteHolderIPs: number[] = [];
+  for (const s of served.values())
+    for (const h of s.holders) if (h.node !== me.name) remoteHolderIPs.push(h.nodeIP);
+  const ids = holderIds(remoteHolderIPs);
+  // Pods of one EgressIP share its holder list: work out the paths, chain and SNAT once per list.
+  interface Plan {
+    /** Sorted paths; undefined when every path is local (no mark needed). */
+    paths?: Path[];
+    chain: string;
+    local?: { dev: string; eip: number };
+  }
+  const plans = new Map<Served["holders"], Plan>();
+  const planOf = (holders: Served["holders"]): Plan => {
+    let plan = plans.get(holders);
+    if (plan) return plan;
+    const paths: Path[] = [];
+    let local: Plan["local"];
+    for (const h of holders) {
+      if (h.node === me.name) {
+        local = { dev: h.dev ?? devFor(h.ip), eip: h.ip };
+        const address = `${formatV4(h.ip)}/32`;
+        addresses.set(`${local.dev}/${address}`, {
+          dev: local.dev,
+          address,
+          label: `${local.dev}${ADDRESS_LABEL_SUFFIX}`,
+        });
+        paths.push(0);
+      } else paths.push(ids.get(h.nodeIP)!);
+    }
+    paths.sort((a, b) => a - b);
+    const remote = paths.some((p) => p !== 0);
+    plan = {
+      ...(remote ? { paths } : {}),
+      chain: `egress-via-${paths.map((p) => p.toString(16)).join("-")}`,
+      ...(local ? { local } : {}),
+    };
+    plans.set(holders, plan);
+    return plan;
+  };
+  const pathsOf = new Map<number, Plan>();
+  for (const [pod, s] of served) {
+    const plan = planOf(s.holders);
+    if (plan.local) {
+      let m = snat.get(plan.local.dev);
+      if (!m) {
+        m = new Map();
+        snat.set(plan.local.dev, m);
+      }
+      m.set(pod, plan.local.eip);
+    }
+    // Only local pods need rerouting; a pod served only from here needs no mark at all.
+    if (plan.paths && containsV4(podSubnet, pod)) pathsOf.set(pod, plan);
+  }
+
+  // Routing tables and rules, one per remote holder actually used by a local pod.
+  const rules: RuleSpec[] = [];
+  const usedIds = new Set<number>();
+  for (const plan of new Set(pathsOf.values())) for (const p of plan.paths!) if (p !== 0) usedIds.add(p);
+  for (const [nodeIP, id] of [...ids].sort((a, b) => a[1] - b[1])) {
+    if (!usedIds.has(id)) continue;
+    const table = ROUTE_TABLE_BASE + id;
+    routes.push({ table, dst: "default", via: formatV4(nodeIP), dev: devFor(nodeIP) });
+    rules.push({ priority: table, fwmark: id << MARK_SHIFT, fwmask: MARK_MASK, table });
+  }
+
+  // Flows from a pod are spread over its paths; pods with the same path list share one chain.
+  const chains = new Map<string, Path[]>();
+  const egressPods: { pod: number; chain: string }[] = [];
+  for (const [pod, plan] of pathsOf) {
+    chains.set(plan.chain, plan.paths!);
+    egressPods.push({ pod, chain: plan.chain });
+  }
+  egressPods.sort((a, b) => byNumber(a.pod, b.pod));
+
+  // Services.
+  interface SvcKey {
+    key: string;
+    chain: string;
+    proto: string;
+    endpoints: { ip: string; port: number }[];
+    sortKey: string;
+  }
+  const svcKeys: SvcKey[] = [];
+  const seenSvc = new Set<string>();
+  view.services.forEach((svc, si) => {
+    const vip = v4(svc.clusterIP);
+    if (vip === undefined) {
+      warn(`services[${si}].clusterIP`, svc.clusterIP, "not an IPv4 address; skipped");
+      return;
+    }
+    svc.ports.forEach((p, pi) => {
+      const proto = p.protocol.toLowerCase();
+      if (!["tcp", "udp", "sctp"].includes(proto) || !(p.port >= 1 && p.port <= 65535)) {
+        warn(`services[${si}].ports[${pi}]`, p, "protocol TCP/UDP/SCTP and port 1-65535 required; skipped");
+        return;
+      }
+      const key = `${formatV4(vip)} . ${proto} . ${p.port}`;
+      if (seenSvc.has(key)) {
+        warn(`services[${si}].ports[${pi}]`, key, "duplicate ClusterIP/port; skipped");
+        return;
+      }
+      seenSvc.add(key);
+      const eps: ServiceEndpoint[] = p.endpoints ?? svc.endpoints ?? [];
+      const endpoints: { ip: string; port: number }[] = [];
+      eps.forEach((ep, ei) => {
+        const ip = v4(ep.ip);
+        const port = ep.port ?? p.targetPort;
+        if (ip === undefined || !(port >= 1 && port <= 65535)) {
+          warn(`services[${si}].ports[${pi}].endpoints[${ei}]`, ep, "IPv4 address and port required");
+          return;
+        }
+        endpoints.push({ ip: formatV4(ip), port });
+      });
+      const uniq = [...new Map(endpoints.map((e) => [`${e.ip}:${e.port}`, e])).values()].sort(
+        (a, b) => v4(a.ip)! - v4(b.ip)! || a.port - b.port,
+      );
+      svcKeys.push({
+        key,
+        chain: `svc/${svc.namespace}/${svc.name}/${proto}/${p.port}`,
+        proto,
+        endpoints: uniq,
+        sortKey: `${vip.toString().padStart(10, "0")}/${proto}/${String(p.port).padStart(5, "0")}`,
+      });
+    });
+  });
+  svcKeys.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+
+  const nft = renderTable({
+    clusterCIDRs: normaliseIntervals(clusterCIDRs),
+    clusterDsts,
+    serviceCIDR,
+    podSubnet,
+    bridge: me.bridge,
+    dropped: [...dropped].sort(byNumber),
+    egressPods,
+    chains,
+    snat: snatMaps(snat),
+    svcKeys,
+  });
+
+  const ifaceNames = [...new Set([...me.interfaces.map((i) => i.name), me.bridge])].sort();
+  const sysctls: SysctlSpec[] = [
+    { key: "net.ipv4.ip_forward", value: "1" },
+    { key: "net.ipv4.conf.all.send_redirects", value: "0" },
+    { key: "net.ipv4.conf.default.send_redirects", value: "0" },
+    ...ifaceNames.map((n) => ({ key: `net.ipv4.conf.${n.replaceAll(".", "/")}.send_redirects`, value: "0" })),
+  ];
+
+  const routeKey = (r: RouteSpec) => `${r.table === "main" ? 0 : r.table}/${r.dst}`;
+  return {
+    table: { family: TABLE_FAMILY, name: TABLE_NAME },
+    nft,
+    ip: {
+      routes: routes.sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : routeKey(a) > routeKey(b) ? 1 : 0)),
+      rules,
+      addresses: [...addresses.values()].sort((a, b) =>
+        a.dev === b.dev ? (a.address < b.address ? -1 : 1) : a.dev < b.dev ? -1 : 1,
+      ),
+    },
+    sysctls,
+    warnings,
+    stats: {
+      egressPods: egressPods.length,
+      snatEntries: [...snat.values()].reduce((n, m) => n + m.size, 0),
+      droppedPods: dropped.size,
+      serviceKeys: svcKeys.length,
+      remoteHolders: usedIds.size,
+    },
+  };
+}
+
+/** One SNAT map per interface holding egress IPs (name from the interface, made unique), sorted. */
+function snatMaps(byDev: Map<string, Map<number, number>>): SnatMap[] {
+  const used = new Set<string>();
+  return [...byDev.keys()].sort().map((dev) => {
+    let name = `egressip_snat_${dev.replace(/[^A-Za-z0-9_]/g, "_")}`;
+    for (let i = 2; used.has(name); i++) name = `egressip_snat_${dev.replace(/[^A-Za-z0-9_]/g, "_")}_${i}`;
+    used.add(name);
+    const entries = [...byDev.get(dev)!].sort((a, b) => a[0] - b[0]);
+    return { dev, name, entries };
+  });
+}
+
+interface SnatMap {
+  dev: string;
+  name: string;
+  /** [pod, egress IP] sorted by pod. */
+  entries: [number, number][];
+}
+
+interface RenderInput {
+  clusterCIDRs: V4CIDR[];
+  clusterDsts: V4CIDR[];
+  serviceCIDR: V4CIDR;
+  podSubnet: V4CIDR;
+  bridge: string;
+  dropped: number[];
+  egressPods: { pod: number; chain: string }[];
+  chains: Map<string, Path[]>;
+  snat: SnatMap[];
+  svcKeys: { key: string; chain: string; proto: string; endpoints: { ip: string; port: number }[] }[];
+}
+
+function elements(items: string[]): string[] {
+  if (items.length === 0) return [];
+  return [
+    "\t\telements = {",
+    ...items.map((e, i) => `\t\t\t${e}${i < items.length - 1 ? "," : ""}`),
+    "\t\t}",
+  ];
+}
+
+/** Renders the whole table. Layout is fixed and every list is sorted, so equal input gives equal text. */
+function renderTable(r: RenderInput): string {
+  const T = `${TABLE_FAMILY} ${TABLE_NAME}`;
+  const out: string[] = [`table ${T} {}`, `delete table ${T}`, `table ${T} {`];
+  const block = (head: string, body: string[]) => out.push(`\t${head} {`, ...body, "\t}");
+  const q = (s: string) => JSON.stringify(s);
+  const markRoute = `ct mark and ${hex(MARK_MASK)}`;
+
+  block("set cluster_cidrs", [
+    "\t\ttype ipv4_addr",
+    "\t\tflags interval",
+    ...elements(r.clusterCIDRs.map(cidrText)),
+  ]);
+  block("set cluster_dsts", [
+    "\t\ttype ipv4_addr",
+    "\t\tflags interval",
+    ...elements(r.clusterDsts.map(cidrText)),
+  ]);
+  block("set dropped_pods", ["\t\ttype ipv4_addr", ...elements(r.dropped.map(formatV4))]);
+  block("map egress_pods", [
+    "\t\ttype ipv4_addr : verdict",
+    ...elements(r.egressPods.map((e) => `${formatV4(e.pod)} : goto ${e.chain}`)),
+  ]);
+  for (const m of r.snat)
+    block(`map ${m.name}`, [
+      "\t\ttype ipv4_addr : ipv4_addr",
+      ...elements(m.entries.map(([pod, eip]) => `${formatV4(pod)} : ${formatV4(eip)}`)),
+    ]);
+  block("map service_ips", [
+    "\t\ttype ipv4_addr . inet_proto . inet_service : verdict",
+    ...elements(r.svcKeys.map((s) => `${s.key} : goto ${s.chain}`)),
+  ]);
+
+  // Egress path choice: the first packet of a flow from a served local pod to outside the cluster picks
+  // a path; later packets of the original direction carry it again (replies must not be rerouted).
+  block("chain egress-mark", [
+    "\t\ttype filter hook prerouting priority mangle; policy accept;",
+    `\t\tct direction original ${markRoute} != 0 meta mark set ct mark return`,
+    "\t\tct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
+  ]);
+  for (const name of [...r.chains.keys()].sort()) {
+    const paths = r.chains.get(name)!;
+    const marks = paths.map((p) => hex(p << MARK_SHIFT));
+    const set =
+      marks.length === 1
+        ? `ct mark set ${marks[0]}`
+        : `ct mark set numgen random mod ${marks.length} map { ${marks.map((m, i) => `${i} : ${m}`).join(", ")} }`;
+    block(`chain ${name}`, [`\t\t${set}`, "\t\tmeta mark set ct mark"]);
+  }
+
+  block("chain services", ["\t\tip daddr . meta l4proto . th dport vmap @service_ips"]);
+  block("chain dnat-prerouting", [
+    "\t\ttype nat hook prerouting priority dstnat; policy accept;",
+    "\t\tjump services",
+  ]);
+  block("chain dnat-output", ["\t\ttype nat hook output priority -100; policy accept;", "\t\tjump services"]);
+  for (const s of r.svcKeys) {
+    const n = s.endpoints.length;
+    if (n === 0) {
+      block(`chain ${s.chain}`, []); // no endpoint: left to the forward chain's reject
+    } else if (n === 1) {
+      block(`chain ${s.chain}`, [
+        `\t\tmeta l4proto ${s.proto} dnat ip to ${s.endpoints[0]!.ip}:${s.endpoints[0]!.port}`,
+      ]);
+    } else {
+      const ep = s.endpoints.map((_e, i) => `${i} : goto ${s.chain}/ep${i}`).join(", ");
+      block(`chain ${s.chain}`, [`\t\tnumgen random mod ${n} vmap { ${ep} }`]);
+      s.endpoints.forEach((e, i) => {
+        block(`chain ${s.chain}/ep${i}`, [`\t\tmeta l4proto ${s.proto} dnat ip to ${e.ip}:${e.port}`]);
+      });
+    }
+  }
+
+  const local = formatV4CIDR(r.podSubnet);
+  block("chain forward", [
+    "\t\ttype filter hook forward priority filter; policy accept;",
+    // A ClusterIP still being the destination here means no endpoint took it.
+    `\t\tip daddr ${formatV4CIDR(r.serviceCIDR)} reject`,
+    "\t\tip saddr @dropped_pods ip daddr != @cluster_dsts drop",
+  ]);
+  block("chain snat-postrouting", [
+    "\t\ttype nat hook postrouting priority srcnat; policy accept;",
+    // Service traffic between pods of this bridge would answer past the node's conntrack: masquerade it.
+    `\t\tct status dnat ip saddr ${local} ip daddr ${local} oifname ${q(r.bridge)} masquerade`,
+    "\t\tip saddr != @cluster_cidrs return",
+    "\t\tip daddr @cluster_dsts return",
+    `\t\t${markRoute} != 0 return`,
+    // SNAT only out of the interface that holds the egress IP; elsewhere the node's masquerade applies.
+    ...r.snat.map((m) => `\t\toifname ${q(m.dev)} snat ip to ip saddr map @${m.name}`),
+    `\t\toifname != ${q(r.bridge)} masquerade`,
+  ]);
+  out.push("}");
+  return `${out.join("\n")}\n`;
+}

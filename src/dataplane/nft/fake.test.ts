@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { errorLine, NftError } from "./execer.js";
+import { FakeNft } from "./fake.js";
+
+const TABLE = `table inet t {}
+delete table inet t
+table inet t {
+	set s {
+		type ipv4_addr
+		elements = { 10.0.0.2, 10.0.0.1 }
+	}
+	map m {
+		type ipv4_addr : verdict
+		elements = { 10.0.0.1 : goto c }
+	}
+	chain c {
+		meta mark set 1
+	}
+	chain base {
+		type filter hook forward priority filter; policy accept;
+		ip saddr @s drop # a comment
+		ip saddr vmap @m
+	}
+}
+`;
+
+describe("FakeNft", () => {
+  it("applies a whole-table script, replaces the table on re-apply and dumps sorted state", async () => {
+    const nft = new FakeNft();
+    await nft.apply(TABLE);
+    await nft.apply(TABLE.replace("10.0.0.2, ", ""));
+    assert.equal(
+      nft.dump(),
+      [
+        "table inet t {",
+        "\tchain base {",
+        "\t\ttype filter hook forward priority filter",
+        "\t\tpolicy accept",
+        "\t\tip saddr @s drop",
+        "\t\tip saddr vmap @m",
+        "\t}",
+        "\tchain c {",
+        "\t\tmeta mark set 1",
+        "\t}",
+        "\tmap m {",
+        "\t\ttype ipv4_addr : verdict",
+        "\t\telements = { 10.0.0.1 : goto c }",
+        "\t}",
+        "\tset s {",
+        "\t\ttype ipv4_addr",
+        "\t\telements = { 10.0.0.1 }",
+        "\t}",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    assert.equal(nft.lastApplied("inet", "t"), TABLE.replace("10.0.0.2, ", ""));
+    const json = (await nft.listJson("inet", "t")) as { nftables: unknown[] };
+    assert.ok(json.nftables.length > 4);
+    assert.equal(await nft.listJson("inet", "nope"), undefined);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ["unbalanced braces", "table inet t {\n\tchain c {\n", /unbalanced/],
+    ["unterminated string", 'table inet t {\n\tchain c {\n\t\toifname "x drop\n\t}\n}\n', /unterminated/],
+    ["unknown family", "table inetx t {}\n", /family/],
+    ["unknown statement", "tabel inet t {}\n", /unexpected statement/],
+    ["rule typo", "table inet t {\n\tchain c {\n\t\tipp saddr 1.2.3.4 drop\n\t}\n}\n", /unexpected "ipp"/],
+    ["undefined set", "table inet t {\n\tchain c {\n\t\tip saddr @nope drop\n\t}\n}\n", /@nope/],
+    ["undefined chain", "table inet t {\n\tchain c {\n\t\tgoto nope\n\t}\n}\n", /chain nope/],
+    ["set without type", "table inet t {\n\tset s {\n\t\telements = { 1.2.3.4 }\n\t}\n}\n", /no type/],
+    [
+      "map element without value",
+      "table inet t {\n\tmap m {\n\t\ttype ipv4_addr : ipv4_addr\n\t\telements = { 1.2.3.4 }\n\t}\n}\n",
+      /bad element/,
+    ],
+    [
+      "bad hook",
+      "table inet t {\n\tchain c {\n\t\ttype filter hook sideways priority 0; policy accept;\n\t}\n}\n",
+      /base chain/,
+    ],
+    ["delete of a missing table", "delete table inet t\n", /No such file/],
+  ];
+  for (const [name, script, re] of bad) {
+    it(`refuses ${name}, all-or-nothing`, async () => {
+      const nft = new FakeNft();
+      await nft.apply("table inet keep {\n\tset k {\n\t\ttype ipv4_addr\n\t}\n}\n");
+      const before = nft.dump();
+      await assert.rejects(nft.apply(`table inet other {}\n${script}`), (e: unknown) => {
+        assert.ok(e instanceof NftError);
+        assert.match(e.stderr, re);
+        return true;
+      });
+      assert.equal(nft.dump(), before);
+      await assert.rejects(nft.check(script), NftError);
+    });
+  }
+
+  it("check never changes state", async () => {
+    const nft = new FakeNft();
+    await nft.check(TABLE.replace("table inet t {}\ndelete table inet t\n", ""));
+    assert.equal(nft.dump(), "");
+  });
+
+  it("reads the failing line from nft's error output", () => {
+    assert.equal(errorLine("/dev/stdin:71:24-38: Error: invalid priority"), 71);
+    assert.equal(errorLine("no position"), undefined);
+  });
+});

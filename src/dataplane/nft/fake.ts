@@ -1,0 +1,377 @@
+// FakeNft: the NftExecer interface in memory, for unit tests without root (as knftables' Fake).
+// It understands the subset of the nft language the compiler emits — `table`/`add table`/`delete table`/
+// `flush table`/`flush ruleset` and table bodies with `set`, `map` and `chain` blocks — applies a script
+// all-or-nothing, and refuses what a dry parser would: unbalanced braces or quotes, unknown statements,
+// unknown families/hooks, sets without a type, references to undefined sets/maps (@name) or chains
+// (jump/goto), deleting a table that does not exist. It does not evaluate rule semantics.
+// `dump()` prints the state sorted (objects by kind and name, set elements sorted; rule order kept).
+import { NftError, type NftExecer } from "./execer.js";
+
+type ObjKind = "chain" | "map" | "set";
+
+interface NftObject {
+  kind: ObjKind;
+  name: string;
+  /** Header/rule statements in order (for sets/maps: type, flags, ...; elements kept apart). */
+  statements: string[];
+  elements: string[];
+  /** Line in the script where the object was (last) declared, for error messages. */
+  line: number;
+}
+
+interface NftTable {
+  family: string;
+  name: string;
+  objects: Map<string, NftObject>;
+}
+
+const FAMILIES = new Set(["ip", "ip6", "inet", "arp", "bridge", "netdev"]);
+const HOOKS = new Set(["prerouting", "input", "forward", "output", "postrouting", "ingress", "egress"]);
+const CHAIN_TYPES = new Set(["filter", "nat", "route"]);
+const RULE_STARTERS = new Set([
+  "ip",
+  "ip6",
+  "meta",
+  "ct",
+  "tcp",
+  "udp",
+  "sctp",
+  "th",
+  "icmp",
+  "numgen",
+  "jhash",
+  "dnat",
+  "snat",
+  "masquerade",
+  "redirect",
+  "accept",
+  "drop",
+  "return",
+  "jump",
+  "goto",
+  "reject",
+  "counter",
+  "log",
+  "iifname",
+  "oifname",
+  "iif",
+  "oif",
+  "mark",
+  "fib",
+  "limit",
+  "notrack",
+]);
+
+interface Stmt {
+  text: string;
+  line: number;
+}
+
+/** Splits text into statements at newlines/semicolons outside braces and quotes; drops # comments. */
+function statements(text: string, firstLine: number, cmd: string[]): Stmt[] {
+  const out: Stmt[] = [];
+  let cur = "";
+  let depth = 0;
+  let inQuote = false;
+  let line = firstLine;
+  let startLine = firstLine;
+  let blank = true;
+  const flush = () => {
+    const t = cur.trim();
+    if (t !== "") out.push({ text: t, line: startLine });
+    cur = "";
+    blank = true;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (blank && c !== " " && c !== "\t" && c !== "\n") {
+      blank = false;
+      startLine = line;
+    }
+    if (inQuote) {
+      if (c === "\n") throw new NftError(cmd, `line ${line}: unterminated string`, line);
+      if (c === '"') inQuote = false;
+      cur += c;
+      continue;
+    }
+    if (c === "#") {
+      while (i + 1 < text.length && text[i + 1] !== "\n") i++;
+      continue;
+    }
+    if (c === '"') inQuote = true;
+    else if (c === "{") depth++;
+    else if (c === "}") {
+      depth--;
+      if (depth < 0) throw new NftError(cmd, `line ${line}: unexpected '}'`, line);
+    }
+    if (c === "\n") line++;
+    if (depth === 0 && (c === "\n" || c === ";")) {
+      flush();
+      continue;
+    }
+    cur += c;
+  }
+  if (inQuote) throw new NftError(cmd, `line ${line}: unterminated string`, line);
+  if (depth !== 0) throw new NftError(cmd, `line ${line}: unbalanced braces (missing '}')`, line);
+  flush();
+  return out;
+}
+
+/** "head { body }" → [head, body]; body undefined when the statement has no block. */
+function splitBlock(s: string): [string, string | undefined] {
+  const open = s.indexOf("{");
+  if (open < 0) return [s.trim(), undefined];
+  if (!s.trimEnd().endsWith("}")) return [s.trim(), undefined];
+  return [s.slice(0, open).trim(), s.slice(open + 1, s.trimEnd().length - 1)];
+}
+
+function splitTopLevelCommas(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let cur = "";
+  for (const c of s) {
+    if (c === "{") depth++;
+    if (c === "}") depth--;
+    if (c === "," && depth === 0) {
+      out.push(cur.trim());
+      cur = "";
+    } else cur += c;
+  }
+  if (cur.trim() !== "") out.push(cur.trim());
+  return out;
+}
+
+const norm = (s: string): string => s.replace(/\s+/g, " ").trim();
+
+function cloneState(s: Map<string, NftTable>): Map<string, NftTable> {
+  const out = new Map<string, NftTable>();
+  for (const [k, t] of s) {
+    const objects = new Map<string, NftObject>();
+    for (const [ok, o] of t.objects)
+      objects.set(ok, { ...o, statements: [...o.statements], elements: [...o.elements] });
+    out.set(k, { family: t.family, name: t.name, objects });
+  }
+  return out;
+}
+
+export class FakeNft implements NftExecer {
+  private tables = new Map<string, NftTable>();
+  private lastScript = new Map<string, string>();
+  /** Every script passed to apply(), successful or not, in order. */
+  readonly applied: string[] = [];
+
+  async apply(script: string): Promise<void> {
+    this.applied.push(script);
+    const next = this.run(script, ["nft", "-f", "-"]);
+    this.tables = next.state;
+    for (const t of next.touched) this.lastScript.set(t, script);
+  }
+
+  async check(script: string): Promise<void> {
+    this.run(script, ["nft", "--check", "-f", "-"]);
+  }
+
+  async listJson(family: string, name: string): Promise<unknown | undefined> {
+    const t = this.tables.get(`${family} ${name}`);
+    if (!t) return undefined;
+    const items: unknown[] = [{ table: { family, name } }];
+    for (const o of this.sortedObjects(t)) {
+      if (o.kind === "chain") {
+        items.push({ chain: { family, table: name, name: o.name } });
+        for (const r of o.statements) items.push({ rule: { family, table: name, chain: o.name, text: r } });
+      } else {
+        items.push({
+          [o.kind]: { family, table: name, name: o.name, header: o.statements, elem: [...o.elements] },
+        });
+      }
+    }
+    return { nftables: items };
+  }
+
+  /** The last successfully applied script that touched the table. */
+  lastApplied(family: string, name: string): string | undefined {
+    return this.lastScript.get(`${family} ${name}`);
+  }
+
+  hasTable(family: string, name: string): boolean {
+    return this.tables.has(`${family} ${name}`);
+  }
+
+  /** Elements of a set or map, sorted; undefined when absent. */
+  elements(family: string, table: string, name: string): string[] | undefined {
+    const t = this.tables.get(`${family} ${table}`);
+    const o = t?.objects.get(`set ${name}`) ?? t?.objects.get(`map ${name}`);
+    return o ? [...o.elements].sort() : undefined;
+  }
+
+  /** Rules of a chain in order; undefined when absent. */
+  rules(family: string, table: string, chain: string): string[] | undefined {
+    return this.tables.get(`${family} ${table}`)?.objects.get(`chain ${chain}`)?.statements.filter(isRule);
+  }
+
+  /** Whole state as sorted text (tables by family/name, objects by kind/name, elements sorted). */
+  dump(): string {
+    const out: string[] = [];
+    for (const key of [...this.tables.keys()].sort()) {
+      const t = this.tables.get(key)!;
+      out.push(`table ${t.family} ${t.name} {`);
+      for (const o of this.sortedObjects(t)) {
+        out.push(`\t${o.kind} ${o.name} {`);
+        for (const s of o.statements) out.push(`\t\t${s}`);
+        if (o.elements.length > 0) out.push(`\t\telements = { ${[...o.elements].sort().join(", ")} }`);
+        out.push("\t}");
+      }
+      out.push("}");
+    }
+    return out.length === 0 ? "" : `${out.join("\n")}\n`;
+  }
+
+  private sortedObjects(t: NftTable): NftObject[] {
+    return [...t.objects.values()].sort((a, b) =>
+      a.kind === b.kind ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.kind < b.kind ? -1 : 1,
+    );
+  }
+
+  private run(script: string, cmd: string[]): { state: Map<string, NftTable>; touched: Set<string> } {
+    const state = cloneState(this.tables);
+    const touched = new Set<string>();
+    const fail = (line: number, msg: string): never => {
+      throw new NftError(cmd, `-:${line}:1: Error: ${msg}`, line);
+    };
+    for (const st of statements(script, 1, cmd)) {
+      const [head, body] = splitBlock(st.text);
+      const words = head.split(/\s+/);
+      const verb =
+        words[0] === "add" || words[0] === "delete" || words[0] === "flush" ? words.shift()! : "add";
+      if (words[0] === "ruleset" && verb === "flush") {
+        for (const k of state.keys()) touched.add(k);
+        state.clear();
+        continue;
+      }
+      if (words[0] !== "table" || words.length !== 3)
+        fail(st.line, `syntax error, unexpected statement "${head}"`);
+      const [, family, name] = words as [string, string, string];
+      if (!FAMILIES.has(family)) fail(st.line, `unknown table family "${family}"`);
+      if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) fail(st.line, `invalid table name "${name}"`);
+      const key = `${family} ${name}`;
+      touched.add(key);
+      if (verb === "delete") {
+        if (body !== undefined) fail(st.line, "delete table takes no block");
+        if (!state.delete(key))
+          fail(st.line, `Could not process rule: No such file or directory (table ${key})`);
+        continue;
+      }
+      if (verb === "flush") {
+        const t =
+          state.get(key) ?? fail(st.line, `Could not process rule: No such file or directory (table ${key})`);
+        for (const o of t.objects.values()) {
+          o.elements = [];
+          if (o.kind === "chain") o.statements = o.statements.filter((s) => !isRule(s));
+        }
+        continue;
+      }
+      let t = state.get(key);
+      if (!t) {
+        t = { family, name, objects: new Map() };
+        state.set(key, t);
+      }
+      if (body !== undefined) this.defineBody(t, body, st.line, cmd, fail);
+    }
+    for (const key of touched) {
+      const t = state.get(key);
+      if (t) this.validateRefs(t, fail);
+    }
+    return { state, touched };
+  }
+
+  private defineBody(
+    t: NftTable,
+    body: string,
+    line: number,
+    cmd: string[],
+    fail: (line: number, msg: string) => never,
+  ): void {
+    for (const st of statements(body, line, cmd)) {
+      const [head, inner] = splitBlock(st.text);
+      const words = head.split(/\s+/);
+      if (words[0] === "comment" || words[0] === "flags") continue;
+      if (words.length !== 2 || !["set", "map", "chain"].includes(words[0]!) || inner === undefined)
+        fail(st.line, `syntax error in table body: "${head}"`);
+      const kind = words[0] as ObjKind;
+      const name = words[1]!;
+      if (!/^[A-Za-z_][A-Za-z0-9_/.-]*$/.test(name)) fail(st.line, `invalid ${kind} name "${name}"`);
+      const okey = `${kind} ${name}`;
+      const obj = t.objects.get(okey) ?? { kind, name, statements: [], elements: [], line: st.line };
+      obj.line = st.line;
+      for (const s of statements(inner, st.line, cmd)) {
+        const text = norm(s.text);
+        if (kind === "chain") {
+          obj.statements.push(this.checkChainStatement(text, s.line, fail));
+          continue;
+        }
+        const m = /^elements\s*=\s*\{(.*)\}$/.exec(text);
+        if (m) {
+          obj.elements.push(...splitTopLevelCommas(m[1]!).map(norm));
+          continue;
+        }
+        const w = text.split(" ")[0];
+        if (!["type", "typeof", "flags", "timeout", "size", "policy", "comment", "auto-merge"].includes(w!))
+          fail(s.line, `syntax error in ${kind} ${name}: "${text}"`);
+        if (!obj.statements.includes(text)) obj.statements.push(text);
+      }
+      if (kind !== "chain") {
+        const type = obj.statements.find((s) => s.startsWith("type ") || s.startsWith("typeof "));
+        if (!type) fail(st.line, `${kind} ${name} has no type`);
+        if (kind === "map" && !type.includes(" : ")) fail(st.line, `map ${name} type needs "key : value"`);
+        if (kind === "set" && type.includes(" : ")) fail(st.line, `set ${name} type cannot have a value`);
+        for (const e of obj.elements)
+          if ((kind === "map") !== / : /.test(e)) fail(st.line, `${kind} ${name}: bad element "${e}"`);
+      }
+      t.objects.set(okey, obj);
+    }
+  }
+
+  private checkChainStatement(
+    text: string,
+    line: number,
+    fail: (line: number, msg: string) => never,
+  ): string {
+    if (text.startsWith("type ")) {
+      const m = /^type (\S+) hook (\S+) priority (\S+)$/.exec(text);
+      if (!m || !CHAIN_TYPES.has(m[1]!) || !HOOKS.has(m[2]!)) fail(line, `bad base chain spec "${text}"`);
+      return text;
+    }
+    if (text.startsWith("policy ")) {
+      if (!/^policy (accept|drop)$/.test(text)) fail(line, `bad policy "${text}"`);
+      return text;
+    }
+    if (text.startsWith("comment ")) return text;
+    const first = text.split(" ")[0]!;
+    if (!RULE_STARTERS.has(first)) fail(line, `syntax error, unexpected "${first}"`);
+    return text;
+  }
+
+  private validateRefs(t: NftTable, fail: (line: number, msg: string) => never): void {
+    for (const o of t.objects.values()) {
+      const texts = o.kind === "chain" ? o.statements : o.elements;
+      for (const text of texts) {
+        for (const m of text.matchAll(/@([A-Za-z_][A-Za-z0-9_]*)/g))
+          if (!t.objects.has(`set ${m[1]}`) && !t.objects.has(`map ${m[1]}`))
+            fail(
+              o.line,
+              `Could not process rule: No such file or directory (set @${m[1]} in ${o.kind} ${o.name})`,
+            );
+        for (const m of text.matchAll(/\b(?:goto|jump) ([A-Za-z_][A-Za-z0-9_/.-]*)/g))
+          if (!t.objects.has(`chain ${m[1]}`))
+            fail(
+              o.line,
+              `Could not process rule: No such file or directory (chain ${m[1]} in ${o.kind} ${o.name})`,
+            );
+      }
+    }
+  }
+}
+
+function isRule(s: string): boolean {
+  return !s.startsWith("type ") && !s.startsWith("policy ") && !s.startsWith("comment ");
+}

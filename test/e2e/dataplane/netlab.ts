@@ -1,0 +1,146 @@
+// A minimal cluster of network namespaces for dataplane e2e tests and the benchmark (not the real lab):
+// a fabric namespace with one bridge (the 192.168.126.0/18 host network), node namespaces plugged into
+// it with `eth0`, pod namespaces plugged into a bridge in their node namespace, and an external host.
+// Every name carries a random tag (`egdp-<tag>-...`) and destroy() deletes every namespace created,
+// also after failures. Never touches the root namespace beyond creating/deleting these namespaces
+// (veth peers are moved into namespaces right away).
+import { execFileSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export function sh(cmd: string, args: string[], input?: string): string {
+  return execFileSync(cmd, args, {
+    encoding: "utf8",
+    stdio: ["pipe", "pipe", "pipe"],
+    ...(input ? { input } : {}),
+  });
+}
+const ipn = (ns: string, ...args: string[]) => sh("ip", ["-n", ns, ...args]);
+
+export interface LabNode {
+  name: string;
+  ns: string;
+  nodeIP: string;
+  podSubnet: string;
+  gateway: string;
+}
+
+export interface LabPod {
+  name: string;
+  ns: string;
+  ip: string;
+  node: LabNode;
+}
+
+export class NetLab {
+  readonly tag = Math.random().toString(36).slice(2, 7);
+  readonly fabric = `egdp-${this.tag}-fab`;
+  private readonly namespaces: string[] = [];
+  private readonly children: { pid?: number; kill: (s: NodeJS.Signals) => boolean }[] = [];
+  private vethSeq = 0;
+
+  private addNs(suffix: string): string {
+    const ns = `egdp-${this.tag}-${suffix}`;
+    sh("ip", ["netns", "add", ns]);
+    this.namespaces.push(ns);
+    ipn(ns, "link", "set", "lo", "up");
+    return ns;
+  }
+
+  /** Creates the fabric namespace and its bridge. */
+  up(): void {
+    this.addNs("fab");
+    ipn(this.fabric, "link", "add", "br0", "type", "bridge");
+    ipn(this.fabric, "link", "set", "br0", "up");
+  }
+
+  /** A veth with `inner` inside `ns` and the peer in `peerNs` (created directly there). */
+  private veth(ns: string, inner: string, peerNs: string, peer: string): void {
+    const tmp = `egdp${this.tag}${this.vethSeq++}`;
+    // Create inside `ns` so nothing ever appears in the root namespace.
+    ipn(ns, "link", "add", inner, "type", "veth", "peer", "name", tmp, "netns", peerNs);
+    ipn(peerNs, "link", "set", tmp, "name", peer);
+  }
+
+  /** A host on the fabric (node or external): eth0 with `address` (CIDR). */
+  host(suffix: string, address: string): string {
+    const ns = this.addNs(suffix);
+    this.veth(ns, "eth0", this.fabric, `v-${suffix}`);
+    ipn(this.fabric, "link", "set", `v-${suffix}`, "master", "br0", "up");
+    ipn(ns, "addr", "add", address, "dev", "eth0");
+    ipn(ns, "link", "set", "eth0", "up");
+    return ns;
+  }
+
+  node(name: string, nodeIP: string, podSubnet: string, gateway: string): LabNode {
+    const ns = this.host(name, `${nodeIP}/18`);
+    ipn(ns, "link", "add", "egbr0", "type", "bridge");
+    ipn(ns, "addr", "add", `${gateway}/${podSubnet.split("/")[1]}`, "dev", "egbr0");
+    ipn(ns, "link", "set", "egbr0", "up");
+    return { name, ns, nodeIP, podSubnet, gateway };
+  }
+
+  pod(node: LabNode, name: string, ip: string): LabPod {
+    const ns = this.addNs(`${node.name}${name}`);
+    const port = `vp-${name}`;
+    this.veth(ns, "eth0", node.ns, port);
+    ipn(node.ns, "link", "set", port, "master", "egbr0", "up");
+    ipn(ns, "addr", "add", `${ip}/${node.podSubnet.split("/")[1]}`, "dev", "eth0");
+    ipn(ns, "link", "set", "eth0", "up");
+    ipn(ns, "route", "add", "default", "via", node.gateway);
+    return { name, ns, ip, node };
+  }
+
+  /** Starts echo-server.js inside `ns` and resolves with its port. */
+  echoServer(ns: string, host = "0.0.0.0"): Promise<number> {
+    const script = fileURLToPath(new URL("./echo-server.js", import.meta.url));
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, script, host], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    this.children.push(child);
+    return new Promise((resolve, reject) => {
+      child.once("error", reject);
+      child.stdout.once("data", (b: Buffer) => resolve(Number(b.toString().trim())));
+    });
+  }
+
+  /** Runs echo-client.js in `ns`: `count` connections, returns the source addresses seen. */
+  probe(
+    ns: string,
+    host: string,
+    port: number,
+    count = 1,
+    timeoutMs = 1500,
+  ): { seen: Record<string, number>; failures: number } {
+    const script = fileURLToPath(new URL("./echo-client.js", import.meta.url));
+    const out = sh("ip", [
+      "netns",
+      "exec",
+      ns,
+      process.execPath,
+      script,
+      host,
+      String(port),
+      String(count),
+      String(timeoutMs),
+    ]);
+    return JSON.parse(out) as { seen: Record<string, number>; failures: number };
+  }
+
+  destroy(): void {
+    for (const c of this.children) {
+      try {
+        c.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (const ns of [...this.namespaces].reverse()) {
+      try {
+        sh("ip", ["netns", "del", ns]);
+      } catch {
+        // already gone
+      }
+    }
+    this.namespaces.length = 0;
+  }
+}
