@@ -3,7 +3,10 @@
 // programmed from what the API says.
 import { mkdir } from "node:fs/promises";
 import { Client } from "../controllers/runtime/client.js";
+import { RealIp } from "../dataplane/ip/execer.js";
+import { RealNft } from "../dataplane/nft/execer.js";
 import { type Logger, logger } from "../util/log.js";
+import { DataplaneSync } from "./dataplane-sync.js";
 import { startHealthServer } from "./health.js";
 import { DEFAULT_CNI_BIN_DIR } from "./kubelet/cni.js";
 import { PodManager } from "./kubelet/pods.js";
@@ -60,16 +63,30 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       cniBinDirs: opts.cniBinDirs.length > 0 ? opts.cniBinDirs : [DEFAULT_CNI_BIN_DIR],
       bridge: POD_BRIDGE,
       hostIP: () => registration.addressing?.internalIP,
-      onChange: () => {},
+      onChange: () => dataplane.trigger(),
+    },
+    log,
+  );
+  const dataplane = new DataplaneSync(
+    client,
+    {
+      node: opts.node,
+      bridge: POD_BRIDGE,
+      nft: new RealNft({}),
+      ip: new RealIp({}),
+      localPods: () => pods.states().map((p) => ({ namespace: p.namespace, name: p.name, ip: p.ip })),
+      owned,
     },
     log,
   );
   await pods.start();
+  await dataplane.start();
   log.info({ healthPort: health.port }, "agent running");
   return {
     healthPort: health.port,
     async stop() {
       registration.stop();
+      await dataplane.stop();
       await pods.stop();
       await health.close();
     },

@@ -235,7 +235,10 @@ async function startProcess(
   writeState(state);
   const out = openSync(logPath, "a", 0o600);
   try {
-    const child = spawn("ip", ["netns", "exec", netns, ...argv], {
+    // nsenter switches only the network namespace. `ip netns exec` would also give the process a
+    // private mount namespace, and the network namespaces the agent creates for its pods would then
+    // be invisible (unusable) to everyone else, `egress lab exec` included.
+    const child = spawn("nsenter", [`--net=/var/run/netns/${netns}`, "--", ...argv], {
       detached: true,
       stdio: extraFd === undefined ? ["ignore", out, out] : ["ignore", out, out, extraFd],
       env: childEnv(state.id),
@@ -355,11 +358,43 @@ export function seedManifests(): string {
   return docs.map((d) => JSON.stringify(d)).join("\n---\n");
 }
 
+/** Waits until every node is Ready and has its HostSubnet, so the example's pods spread over all of
+ *  them instead of landing on whichever agent registered first. */
+async function waitForNodes(kc: k8s.KubeConfig, names: string[], log: (line: string) => void): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const nodes = await core.listNode().catch(() => ({ items: [] as k8s.V1Node[] }));
+    const ready = new Set(
+      nodes.items
+        .filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+        .map((n) => n.metadata?.name ?? ""),
+    );
+    const subnets = await objects
+      .list("network.openshift.io/v1", "HostSubnet")
+      .then((l) => new Set(l.items.map((h) => h.metadata?.name ?? "")))
+      .catch(() => new Set<string>());
+    const missing = names.filter((n) => !ready.has(n) || !subnets.has(n));
+    if (missing.length === 0) {
+      log(`all ${names.length} nodes ready`);
+      return;
+    }
+    if (Date.now() > deadline) throw new LabError(`nodes not ready after 60 s: ${missing.join(", ")}`);
+    await sleep(200);
+  }
+}
+
 async function applyExample(state: LabState, example: string, log: (line: string) => void): Promise<void> {
   if (example !== "seed")
     throw new LabError(`--example: unknown example ${JSON.stringify(example)} (known: seed)`);
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(state.api!.kubeconfig);
+  await waitForNodes(
+    kc,
+    state.topology.nodes.map((n) => n.name),
+    log,
+  );
   const file = join(EXAMPLES_DIR, "000-egressip.yaml");
   if (!existsSync(file)) throw new LabError(`--example seed: ${file} not found`);
   const lines = [

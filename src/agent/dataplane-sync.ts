@@ -1,0 +1,172 @@
+// Keeps this node's dataplane equal to what the API says: watches the objects the node program
+// depends on, builds the NodeView, compiles it and applies the program (one atomic nft transaction
+// for the agent's table, then the ip diff). Changes coalesce in a one-key work queue. A new egress
+// address is only added once duplicate-address detection shows no other node still answers for it,
+// so two nodes never answer for one IP while an EgressIP moves.
+import {
+  clusterNetworkType,
+  egressIPType,
+  endpointsType,
+  hostSubnetType,
+  namespaceType,
+  netNamespaceType,
+  nodeType,
+  podType,
+  serviceType,
+} from "../api/kinds/index.js";
+import type { Client } from "../controllers/runtime/client.js";
+import { InformerFactory } from "../controllers/runtime/manager.js";
+import { WorkQueue } from "../controllers/runtime/workqueue.js";
+import { compileNodeProgram } from "../dataplane/compile/node-program.js";
+import type { NodeProgram } from "../dataplane/compile/types.js";
+import type { IpExecer } from "../dataplane/ip/execer.js";
+import { applySysctls, reconcileIp } from "../dataplane/ip/reconciler.js";
+import type { NftExecer } from "../dataplane/nft/execer.js";
+import type { Logger } from "../util/log.js";
+import { run } from "./exec.js";
+import { readAddresses } from "./interfaces.js";
+import { buildNodeView, ViewError } from "./view.js";
+
+export interface DataplaneSyncOptions {
+  node: string;
+  bridge: string;
+  nft: NftExecer;
+  ip: IpExecer;
+  localPods: () => { namespace: string; name: string; ip: string }[];
+  /** Addresses the program owns (egress IPs); published so node registration leaves them out. */
+  owned: Set<string>;
+}
+
+const RETRY_DAD_MS = 150;
+const DAD_WAIT_MS = 120;
+
+export class DataplaneSync {
+  private readonly informers: InformerFactory;
+  private readonly queue: WorkQueue;
+  private lastScript = "";
+  private applied = 0;
+
+  constructor(
+    client: Client,
+    private readonly opts: DataplaneSyncOptions,
+    private readonly log: Logger,
+  ) {
+    this.informers = new InformerFactory(client, log);
+    this.queue = new WorkQueue(
+      () => this.sync(),
+      (_k, err, attempt) => {
+        if (err instanceof ViewError) this.log.info({ reason: err.message }, "dataplane waiting");
+        else this.log.warn({ err, attempt }, "dataplane sync failed");
+      },
+      { baseDelayMs: 100, maxDelayMs: 5_000 },
+    );
+    for (const rt of [
+      podType,
+      namespaceType,
+      egressIPType,
+      serviceType,
+      endpointsType,
+      hostSubnetType,
+      netNamespaceType,
+      nodeType,
+      clusterNetworkType,
+    ]) {
+      this.informers.for(rt).on((_t, obj) => {
+        // Heartbeats change nothing the program depends on but node addresses; skip their noise.
+        if (rt === nodeType && _t === "update" && obj.metadata.name !== this.opts.node) return;
+        this.trigger();
+      });
+    }
+  }
+
+  /** Number of programs applied so far (tests, metrics). */
+  get appliedCount(): number {
+    return this.applied;
+  }
+
+  trigger(): void {
+    this.queue.add("sync");
+  }
+
+  async start(): Promise<void> {
+    await this.informers.startAll();
+    this.trigger();
+  }
+
+  async stop(): Promise<void> {
+    this.queue.stop();
+    await this.informers.stopAll();
+  }
+
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private async sync(): Promise<{ requeueAfterMs?: number } | undefined> {
+    const i = (rt: Parameters<InformerFactory["for"]>[0]) => this.informers.for(rt).list();
+    const addrs = await readAddresses();
+    const interfaces = addrs
+      .filter((a) => a.family === 4 && a.ifname !== this.opts.bridge && !this.opts.owned.has(a.address))
+      .map((a) => ({ name: a.ifname, address: `${a.address}/${a.prefixLength}` }));
+    const view = buildNodeView({
+      nodeName: this.opts.node,
+      bridge: this.opts.bridge,
+      interfaces,
+      hostSubnets: i(hostSubnetType),
+      nodes: i(nodeType),
+      clusterNetworks: i(clusterNetworkType),
+      pods: i(podType),
+      namespaces: i(namespaceType),
+      egressIPs: i(egressIPType),
+      services: i(serviceType),
+      endpoints: i(endpointsType),
+      netNamespaces: i(netNamespaceType),
+      localPods: this.opts.localPods(),
+    });
+    const program = compileNodeProgram(view);
+    for (const w of program.warnings) this.log.warn(w, "dataplane: item skipped");
+    const { program: safe, deferred } = await this.withoutDuplicates(program);
+    if (safe.nft !== this.lastScript) this.log.debug({ nft: safe.nft }, "applying node program");
+    await applySysctls(this.opts.ip, safe.sysctls);
+    await this.opts.nft.apply(safe.nft);
+    const res = await reconcileIp(this.opts.ip, safe.ip, { announce: true });
+    this.lastScript = safe.nft;
+    this.opts.owned.clear();
+    for (const a of safe.ip.addresses) this.opts.owned.add(a.address.split("/")[0]!);
+    this.applied++;
+    if (res.actions.length > 0) this.log.info({ actions: res.actions.length }, "dataplane updated");
+    return deferred > 0 ? { requeueAfterMs: RETRY_DAD_MS } : undefined;
+  }
+
+  /**
+   * Egress addresses not yet on this node are probed with duplicate-address detection first; one
+   * that another node still answers for is left out of this round and retried shortly.
+   */
+  private async withoutDuplicates(program: NodeProgram): Promise<{ program: NodeProgram; deferred: number }> {
+    const current = new Set(this.opts.owned);
+    const kept = [];
+    let deferred = 0;
+    for (const a of program.ip.addresses) {
+      const ip = a.address.split("/")[0]!;
+      if (current.has(ip)) {
+        kept.push(a);
+        continue;
+      }
+      // arping waits whole seconds; a node that still holds the address answers within
+      // milliseconds, so a probe cut off after DAD_WAIT_MS without a reply means the address is free.
+      const r = await run("arping", ["-D", "-c", "1", "-w", "1", "-I", a.dev, ip], {
+        allowFailure: true,
+        timeoutMs: DAD_WAIT_MS,
+      });
+      if (r.code !== 1) kept.push(a);
+      else {
+        deferred++;
+        this.log.info(
+          { ip, dev: a.dev },
+          "egress IP still answered by another node; waiting before adding it",
+        );
+      }
+    }
+    return { program: { ...program, ip: { ...program.ip, addresses: kept } }, deferred };
+  }
+}
