@@ -21,6 +21,7 @@ import { compileNodeProgram } from "../dataplane/compile/node-program.js";
 import type { NodeProgram } from "../dataplane/compile/types.js";
 import type { IpExecer } from "../dataplane/ip/execer.js";
 import { applySysctls, reconcileIp } from "../dataplane/ip/reconciler.js";
+import { readCounters } from "../dataplane/nft/counters.js";
 import type { NftExecer } from "../dataplane/nft/execer.js";
 import type { Logger } from "../util/log.js";
 import { run } from "./exec.js";
@@ -123,50 +124,68 @@ export class DataplaneSync {
       netNamespaces: i(netNamespaceType),
       localPods: this.opts.localPods(),
     });
-    const program = compileNodeProgram(view);
+    // Named counters survive a whole-table replacement only if their values are carried over.
+    const read = await readCounters(this.opts.nft, "inet", "egress-node").catch(() => undefined);
+    const counters = read ? Object.fromEntries(read) : undefined;
+    let program = compileNodeProgram(view, counters ? { counters } : {});
     for (const w of program.warnings) this.log.warn(w, "dataplane: item skipped");
-    const { program: safe, deferred } = await this.withoutDuplicates(program);
-    if (safe.nft !== this.lastScript) this.log.debug({ nft: safe.nft }, "applying node program");
+    const deferred = await this.addressesStillHeldElsewhere(program);
+    if (deferred.size > 0) {
+      // Take neither the address nor its SNAT entries yet: remote pods' flows are dropped (and
+      // retried by TCP) rather than leaving with an address this node cannot receive replies for.
+      const self = this.opts.node;
+      program = compileNodeProgram(
+        {
+          ...view,
+          egressIPs: view.egressIPs.map((e) => ({
+            ...e,
+            ips: e.ips.filter((h) => !(h.node === self && deferred.has(h.ip))),
+          })),
+          projectEgress: view.projectEgress.filter(
+            (p) => !(p.state.kind === "normal" && p.state.node === self && deferred.has(p.state.egressIP)),
+          ),
+        },
+        counters ? { counters } : {},
+      );
+    }
+    const safe = program;
     await applySysctls(this.opts.ip, safe.sysctls);
-    await this.opts.nft.apply(safe.nft);
+    if (safe.nft !== this.lastScript) {
+      this.log.debug({ nft: safe.nft }, "applying node program");
+      await this.opts.nft.apply(safe.nft);
+    }
     const res = await reconcileIp(this.opts.ip, safe.ip, { announce: true });
     this.lastScript = safe.nft;
     this.opts.owned.clear();
     for (const a of safe.ip.addresses) this.opts.owned.add(a.address.split("/")[0]!);
     this.applied++;
     if (res.actions.length > 0) this.log.info({ actions: res.actions.length }, "dataplane updated");
-    return deferred > 0 ? { requeueAfterMs: RETRY_DAD_MS } : undefined;
+    return deferred.size > 0 ? { requeueAfterMs: RETRY_DAD_MS } : undefined;
   }
 
   /**
-   * Egress addresses not yet on this node are probed with duplicate-address detection first; one
-   * that another node still answers for is left out of this round and retried shortly.
+   * Egress addresses not yet on this node are probed with duplicate-address detection first; those
+   * another node still answers for are returned (and retried shortly).
    */
-  private async withoutDuplicates(program: NodeProgram): Promise<{ program: NodeProgram; deferred: number }> {
-    const current = new Set(this.opts.owned);
-    const kept = [];
-    let deferred = 0;
+  private async addressesStillHeldElsewhere(program: NodeProgram): Promise<Set<string>> {
+    const deferred = new Set<string>();
     for (const a of program.ip.addresses) {
       const ip = a.address.split("/")[0]!;
-      if (current.has(ip)) {
-        kept.push(a);
-        continue;
-      }
+      if (this.opts.owned.has(ip)) continue;
       // arping waits whole seconds; a node that still holds the address answers within
       // milliseconds, so a probe cut off after DAD_WAIT_MS without a reply means the address is free.
       const r = await run("arping", ["-D", "-c", "1", "-w", "1", "-I", a.dev, ip], {
         allowFailure: true,
         timeoutMs: DAD_WAIT_MS,
       });
-      if (r.code !== 1) kept.push(a);
-      else {
-        deferred++;
+      if (r.code === 1) {
+        deferred.add(ip);
         this.log.info(
           { ip, dev: a.dev },
-          "egress IP still answered by another node; waiting before adding it",
+          "egress IP still answered by another node; waiting before taking it",
         );
       }
     }
-    return { program: { ...program, ip: { ...program.ip, addresses: kept } }, deferred };
+    return deferred;
   }
 }

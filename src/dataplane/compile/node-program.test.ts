@@ -1,8 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { countersFromJson } from "../nft/counters.js";
 import { FakeNft } from "../nft/fake.js";
-import { CompileError, compileNodeProgram, MARK_MASK, ROUTE_TABLE_BASE, TABLE_NAME } from "./node-program.js";
+import { type TracePacket, type TraceVerdict, traceChain } from "../nft/trace.js";
+import {
+  CompileError,
+  compileNodeProgram,
+  MARK_MASK,
+  REMOTE_EGRESS_DROP_COUNTER,
+  ROUTE_TABLE_BASE,
+  TABLE_NAME,
+} from "./node-program.js";
 import type { EgressIPView, NodeView, ProjectEgressView, ServiceView } from "./types.js";
 
 // Three nodes on 192.168.126.0/18; this node is n1 (10.128.0.0/23). Holder ids are the low 12 bits of
@@ -91,6 +100,7 @@ describe("compileNodeProgram: pod network", () => {
       "ip saddr != @cluster_cidrs return",
       "ip daddr @cluster_dsts return",
       "ct mark and 0x0fff0000 != 0 return",
+      'ip saddr != 10.128.0.0/23 counter name "remote_pod_egress_dropped" drop',
       'oifname != "egbr0" masquerade',
     ]);
   });
@@ -343,6 +353,190 @@ describe("compileNodeProgram: project egress (openshift-sdn)", () => {
     assert.deepEqual(el("dropped_pods"), ["10.128.0.9"]);
     assert.ok(rules("forward")?.includes("ip saddr @dropped_pods ip daddr != @cluster_dsts drop"));
     assert.deepEqual(el("egress_pods"), []);
+  });
+});
+
+describe("compileNodeProgram: remote pods never leave with this node's IP", () => {
+  // This node is n1 (pods 10.128.0.0/23). LOCAL is its pod, REMOTE a pod of n2 whose flow reached n1
+  // (rerouted by n2 for an egress IP n2 believes n1 holds), OTHER a pod of n3 nobody selects.
+  const LOCAL = "10.128.0.5";
+  const REMOTE = "10.128.2.7";
+  const OTHER = "10.128.4.9";
+  const EXT = "192.168.126.200";
+  const EIP = "192.168.126.102";
+  const sel = (ips: EgressIPView["ips"]): EgressIPView => ({ name: "e", ips, podIPs: [LOCAL, REMOTE] });
+  const proj = (state: ProjectEgressView["state"]): ProjectEgressView => ({
+    namespace: "p",
+    podIPs: [LOCAL, REMOTE],
+    state,
+  });
+  const out = (saddr: string, extra: Partial<TracePacket> = {}): TracePacket => ({
+    saddr,
+    daddr: EXT,
+    oifname: "eth0",
+    ...extra,
+  });
+  const dropped: TraceVerdict = { verdict: "drop", counters: [REMOTE_EGRESS_DROP_COUNTER] };
+  const cases: {
+    name: string;
+    view: Partial<NodeView>;
+    pkt: TracePacket;
+    want: ReturnType<typeof traceChain>;
+  }[] = [
+    {
+      name: "selected remote pod, this node holds the egress IP: SNAT",
+      view: { egressIPs: [sel([H1(EIP)])] },
+      pkt: out(REMOTE),
+      want: { verdict: "snat", to: EIP, counters: [] },
+    },
+    {
+      name: "selected remote pod, holder elsewhere here (the lab race: SNAT entry not yet here): drop",
+      view: { egressIPs: [sel([H3()])] },
+      pkt: out(REMOTE),
+      want: dropped,
+    },
+    {
+      name: "selected remote pod, no holder in this node's view (stale sender): drop",
+      view: { egressIPs: [sel([])] },
+      pkt: out(REMOTE),
+      want: dropped,
+    },
+    {
+      name: "remote pod this node does not know as selected (its node saw the pod first): drop",
+      view: { egressIPs: [sel([H1(EIP)])] },
+      pkt: out(OTHER),
+      want: dropped,
+    },
+    {
+      name: "selected remote pod, held here, but leaving by an interface without the egress IP: drop",
+      view: { egressIPs: [sel([H1(EIP)])] },
+      pkt: out(REMOTE, { oifname: "eth1" }),
+      want: dropped,
+    },
+    {
+      name: "project egress hosted here: remote project pod SNATed",
+      view: {
+        projectEgress: [proj({ kind: "normal", egressIP: EIP, node: "n1", nodeIP: "192.168.126.11" })],
+      },
+      pkt: out(REMOTE),
+      want: { verdict: "snat", to: EIP, counters: [] },
+    },
+    {
+      name: "project egress hosted elsewhere: remote project pod dropped, not masqueraded",
+      view: {
+        projectEgress: [proj({ kind: "normal", egressIP: EIP, node: "n3", nodeIP: "192.168.126.13" })],
+      },
+      pkt: out(REMOTE),
+      want: dropped,
+    },
+    {
+      name: "project egress dropped: remote project pod dropped",
+      view: { projectEgress: [proj({ kind: "dropped" })] },
+      pkt: out(REMOTE),
+      want: dropped,
+    },
+    {
+      name: "EgressIP with no holder: the local pod leaves with this node's IP",
+      view: { egressIPs: [sel([])] },
+      pkt: out(LOCAL),
+      want: { verdict: "masquerade", counters: [] },
+    },
+    {
+      name: "unselected local pod: masquerade",
+      view: {},
+      pkt: out(LOCAL),
+      want: { verdict: "masquerade", counters: [] },
+    },
+    {
+      name: "selected local pod, held here: SNAT",
+      view: { egressIPs: [sel([H1(EIP)])] },
+      pkt: out(LOCAL),
+      want: { verdict: "snat", to: EIP, counters: [] },
+    },
+    {
+      name: "local pod rerouted to its holder (ct mark set): left alone",
+      view: { egressIPs: [sel([H3()])] },
+      pkt: out(LOCAL, { ctMark: N3 << 16 }),
+      want: { verdict: "accept" },
+    },
+    {
+      name: "remote pod to a node IP (cluster destination): left alone",
+      view: { egressIPs: [sel([H3()])] },
+      pkt: out(REMOTE, { daddr: "192.168.126.11" }),
+      want: { verdict: "accept" },
+    },
+    {
+      name: "remote pod to a local pod: left alone",
+      view: { egressIPs: [sel([])] },
+      pkt: out(REMOTE, { daddr: LOCAL, oifname: "egbr0" }),
+      want: { verdict: "accept" },
+    },
+    {
+      name: "traffic not from a pod (a host behind this node): left alone",
+      view: { egressIPs: [sel([H3()])] },
+      pkt: out("192.168.126.50"),
+      want: { verdict: "accept" },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { nft } = await compile(view(c.view));
+      assert.deepEqual(traceChain(nft, "inet", TABLE_NAME, "snat-postrouting", c.pkt), c.want);
+    });
+  }
+
+  it("renders the drop after every SNAT map and before the masquerade, with its counter declared", async () => {
+    const v = view({
+      egressIPs: [
+        { name: "a", ips: [H1(EIP)], podIPs: [REMOTE] },
+        { name: "b", ips: [h("192.168.12.50", "n1", "192.168.126.11")], podIPs: ["10.128.2.8"] },
+      ],
+    });
+    const { p, rules } = await compile(v);
+    assert.deepEqual(rules("snat-postrouting")?.slice(-4), [
+      'oifname "eth0" snat ip to ip saddr map @egressip_snat_eth0',
+      'oifname "eth1" snat ip to ip saddr map @egressip_snat_eth1',
+      'ip saddr != 10.128.0.0/23 counter name "remote_pod_egress_dropped" drop',
+      'oifname != "egbr0" masquerade',
+    ]);
+    assert.match(p.nft, /\n\tcounter remote_pod_egress_dropped \{\n\t\tpackets 0 bytes 0\n\t\}\n/);
+  });
+
+  it("uses this node's own pod subnet in the rule", async () => {
+    const v = view();
+    v.node = { ...v.node, name: "n2", nodeIP: "192.168.126.12", podSubnet: "10.128.2.0/23" };
+    const { nft, rules } = await compile(v);
+    assert.ok(
+      rules("snat-postrouting")?.includes(
+        'ip saddr != 10.128.2.0/23 counter name "remote_pod_egress_dropped" drop',
+      ),
+    );
+    // n1's pod is remote for n2 now
+    assert.deepEqual(traceChain(nft, "inet", TABLE_NAME, "snat-postrouting", out(LOCAL)), dropped);
+    assert.deepEqual(traceChain(nft, "inet", TABLE_NAME, "snat-postrouting", out(REMOTE)), {
+      verdict: "masquerade",
+      counters: [],
+    });
+  });
+
+  it("starts the counter from the values passed in, ignoring unusable ones", async () => {
+    const p = compileNodeProgram(view(), {
+      counters: { [REMOTE_EGRESS_DROP_COUNTER]: { packets: 7, bytes: 420 } },
+    });
+    assert.match(p.nft, /counter remote_pod_egress_dropped \{\n\t\tpackets 7 bytes 420\n/);
+    const bad = compileNodeProgram(view(), {
+      counters: { [REMOTE_EGRESS_DROP_COUNTER]: { packets: -1, bytes: Number.NaN } },
+    });
+    assert.match(bad.nft, /packets 0 bytes 0/);
+    const nft = new FakeNft();
+    await nft.apply(p.nft);
+    assert.deepEqual(
+      countersFromJson(await nft.listJson("inet", TABLE_NAME)).get(REMOTE_EGRESS_DROP_COUNTER),
+      {
+        packets: 7,
+        bytes: 420,
+      },
+    );
   });
 });
 

@@ -11,7 +11,12 @@
 //    and `ip rule fwmark` sends it to a table whose default route is via that node;
 //  - on the holding node (or locally when this node holds the chosen IP): SNAT to the egress IP through
 //    one map per interface keyed by pod address (`oifname "eth0" snat ip to ip saddr map @...`);
-//  - pods of a "dropped" project → outside: dropped; everything else from pods → outside: masquerade.
+//  - pods of a "dropped" project → outside: dropped;
+//  - a REMOTE pod's flow → outside that this node cannot SNAT to an egress IP: dropped and counted
+//    (counter REMOTE_EGRESS_DROP_COUNTER). Such a flow is here only because the pod's node rerouted it
+//    for an EgressIP/project egress IP it believes this node holds; masquerading it would show this
+//    node's IP, which is never a valid source for it (MISSION §1, §8);
+//  - everything else from this node's pods → outside: masquerade.
 // Every per-packet lookup is a set/map lookup keyed by address, so the cost does not grow with the
 // number of pods or EgressIPs.
 import { containsV4, formatV4, formatV4CIDR, parseV4, parseV4CIDR, type V4CIDR } from "./ipv4.js";
@@ -38,6 +43,15 @@ export const ROUTE_TABLE_BASE = 7000;
 export const ROUTE_PROTO = 201;
 /** Label suffix of egress addresses the program owns (label = `<dev>:eg`). */
 export const ADDRESS_LABEL_SUFFIX = ":eg";
+/** Named nft counter of new flows from other nodes' pods dropped because no SNAT entry here applied
+ *  (`nft list counter inet egress-node remote_pod_egress_dropped`). */
+export const REMOTE_EGRESS_DROP_COUNTER = "remote_pod_egress_dropped";
+
+/** Packet/byte values to start the program's counters from (the table is replaced on every apply, so
+ *  a caller that wants running totals reads them first and passes them back in). */
+export interface CompileOptions {
+  counters?: Partial<Record<typeof REMOTE_EGRESS_DROP_COUNTER, { packets: number; bytes: number }>>;
+}
 
 /** A required node-level field of the view is missing or malformed: nothing can be compiled. */
 export class CompileError extends Error {
@@ -107,7 +121,7 @@ const byNumber = (a: number, b: number): number => a - b;
  *  holder id whose table routes to the holding node. */
 type Path = number;
 
-export function compileNodeProgram(view: NodeView): NodeProgram {
+export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): NodeProgram {
   const warnings: CompileWarning[] = [];
   const warn = (field: string, value: unknown, detail: string) => warnings.push({ field, value, detail });
 
@@ -361,6 +375,7 @@ export function compileNodeProgram(view: NodeView): NodeProgram {
     chains,
     snat: snatMaps(snat),
     svcKeys,
+    dropCounter: counterValue(opts.counters?.[REMOTE_EGRESS_DROP_COUNTER]),
   });
 
   const ifaceNames = [...new Set([...me.interfaces.map((i) => i.name), me.bridge])].sort();
@@ -406,6 +421,12 @@ function snatMaps(byDev: Map<string, Map<number, number>>): SnatMap[] {
   });
 }
 
+/** A counter start value made safe for the script (non-negative integers only; anything else = 0). */
+function counterValue(c: { packets: number; bytes: number } | undefined): { packets: number; bytes: number } {
+  const ok = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+  return { packets: ok(c?.packets) ? c.packets : 0, bytes: ok(c?.bytes) ? c.bytes : 0 };
+}
+
 interface SnatMap {
   dev: string;
   name: string;
@@ -424,6 +445,7 @@ interface RenderInput {
   chains: Map<string, Path[]>;
   snat: SnatMap[];
   svcKeys: { key: string; chain: string; proto: string; endpoints: { ip: string; port: number }[] }[];
+  dropCounter: { packets: number; bytes: number };
 }
 
 function elements(items: string[]): string[] {
@@ -443,6 +465,9 @@ function renderTable(r: RenderInput): string {
   const q = (s: string) => JSON.stringify(s);
   const markRoute = `ct mark and ${hex(MARK_MASK)}`;
 
+  block(`counter ${REMOTE_EGRESS_DROP_COUNTER}`, [
+    `\t\tpackets ${r.dropCounter.packets} bytes ${r.dropCounter.bytes}`,
+  ]);
   block("set cluster_cidrs", [
     "\t\ttype ipv4_addr",
     "\t\tflags interval",
@@ -522,8 +547,13 @@ function renderTable(r: RenderInput): string {
     "\t\tip saddr != @cluster_cidrs return",
     "\t\tip daddr @cluster_dsts return",
     `\t\t${markRoute} != 0 return`,
-    // SNAT only out of the interface that holds the egress IP; elsewhere the node's masquerade applies.
+    // SNAT only out of the interface that holds the egress IP (a pod missing from the map falls through).
     ...r.snat.map((m) => `\t\toifname ${q(m.dev)} snat ip to ip saddr map @${m.name}`),
+    // Another node's pod leaving here was rerouted for an egress IP this node does not (yet, or any
+    // more) SNAT: never show this node's IP instead. Dropping the first packet leaves no conntrack
+    // entry, so a retransmission is NATed afresh once the SNAT entry is in place. Only new flows reach
+    // a nat chain, so this costs one prefix comparison per flow.
+    `\t\tip saddr != ${local} counter name ${q(REMOTE_EGRESS_DROP_COUNTER)} drop`,
     `\t\toifname != ${q(r.bridge)} masquerade`,
   ]);
   out.push("}");

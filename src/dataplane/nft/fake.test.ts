@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { countersFromJson, readCounters } from "./counters.js";
 import { errorLine, NftError } from "./execer.js";
 import { FakeNft } from "./fake.js";
 
@@ -81,6 +82,12 @@ describe("FakeNft", () => {
       /base chain/,
     ],
     ["delete of a missing table", "delete table inet t\n", /No such file/],
+    [
+      "undefined counter",
+      'table inet t {\n\tchain c {\n\t\tip saddr 1.2.3.4 counter name "nope" drop\n\t}\n}\n',
+      /counter nope/,
+    ],
+    ["bad counter body", "table inet t {\n\tcounter k {\n\t\tpackets x\n\t}\n}\n", /counter k/],
   ];
   for (const [name, script, re] of bad) {
     it(`refuses ${name}, all-or-nothing`, async () => {
@@ -96,6 +103,18 @@ describe("FakeNft", () => {
       await assert.rejects(nft.check(script), NftError);
     });
   }
+
+  it("keeps named counters with their declared values and lists them in nft's JSON shape", async () => {
+    const nft = new FakeNft();
+    await nft.apply(
+      'table inet t {\n\tcounter k {\n\t\tpackets 3 bytes 180\n\t}\n\tchain c {\n\t\tcounter name "k" drop\n\t}\n}\n',
+    );
+    assert.deepEqual(
+      countersFromJson(await nft.listJson("inet", "t")),
+      new Map([["k", { packets: 3, bytes: 180 }]]),
+    );
+    assert.deepEqual(await readCounters(nft, "inet", "missing"), new Map());
+  });
 
   it("check never changes state", async () => {
     const nft = new FakeNft();

@@ -1,13 +1,14 @@
 // FakeNft: the NftExecer interface in memory, for unit tests without root (as knftables' Fake).
 // It understands the subset of the nft language the compiler emits — `table`/`add table`/`delete table`/
-// `flush table`/`flush ruleset` and table bodies with `set`, `map` and `chain` blocks — applies a script
-// all-or-nothing, and refuses what a dry parser would: unbalanced braces or quotes, unknown statements,
-// unknown families/hooks, sets without a type, references to undefined sets/maps (@name) or chains
-// (jump/goto), deleting a table that does not exist. It does not evaluate rule semantics.
+// `flush table`/`flush ruleset` and table bodies with `set`, `map`, `chain` and named `counter` blocks —
+// applies a script all-or-nothing, and refuses what a dry parser would: unbalanced braces or quotes,
+// unknown statements, unknown families/hooks, sets without a type, references to undefined sets/maps
+// (@name), chains (jump/goto) or counters (`counter name "x"`), deleting a table that does not exist.
+// It does not evaluate rule semantics (counters stay at the values the script declares).
 // `dump()` prints the state sorted (objects by kind and name, set elements sorted; rule order kept).
 import { NftError, type NftExecer } from "./execer.js";
 
-type ObjKind = "chain" | "map" | "set";
+type ObjKind = "chain" | "counter" | "map" | "set";
 
 interface NftObject {
   kind: ObjKind;
@@ -179,6 +180,13 @@ export class FakeNft implements NftExecer {
       if (o.kind === "chain") {
         items.push({ chain: { family, table: name, name: o.name } });
         for (const r of o.statements) items.push({ rule: { family, table: name, chain: o.name, text: r } });
+      } else if (o.kind === "counter") {
+        // nft's own shape for named counters, so counter readers work on both execers.
+        const [, packets = "0", bytes = "0"] =
+          /^packets (\d+) bytes (\d+)$/.exec(o.statements[0] ?? "") ?? [];
+        items.push({
+          counter: { family, table: name, name: o.name, packets: Number(packets), bytes: Number(bytes) },
+        });
       } else {
         items.push({
           [o.kind]: { family, table: name, name: o.name, header: o.statements, elem: [...o.elements] },
@@ -295,7 +303,11 @@ export class FakeNft implements NftExecer {
       const [head, inner] = splitBlock(st.text);
       const words = head.split(/\s+/);
       if (words[0] === "comment" || words[0] === "flags") continue;
-      if (words.length !== 2 || !["set", "map", "chain"].includes(words[0]!) || inner === undefined)
+      if (
+        words.length !== 2 ||
+        !["set", "map", "chain", "counter"].includes(words[0]!) ||
+        inner === undefined
+      )
         fail(st.line, `syntax error in table body: "${head}"`);
       const kind = words[0] as ObjKind;
       const name = words[1]!;
@@ -309,6 +321,12 @@ export class FakeNft implements NftExecer {
           obj.statements.push(this.checkChainStatement(text, s.line, fail));
           continue;
         }
+        if (kind === "counter") {
+          if (!/^packets \d+ bytes \d+$/.test(text))
+            fail(s.line, `syntax error in counter ${name}: "${text}"`);
+          obj.statements = [text];
+          continue;
+        }
         const m = /^elements\s*=\s*\{(.*)\}$/.exec(text);
         if (m) {
           obj.elements.push(...splitTopLevelCommas(m[1]!).map(norm));
@@ -319,7 +337,7 @@ export class FakeNft implements NftExecer {
           fail(s.line, `syntax error in ${kind} ${name}: "${text}"`);
         if (!obj.statements.includes(text)) obj.statements.push(text);
       }
-      if (kind !== "chain") {
+      if (kind === "set" || kind === "map") {
         const type = obj.statements.find((s) => s.startsWith("type ") || s.startsWith("typeof "));
         if (!type) fail(st.line, `${kind} ${name} has no type`);
         if (kind === "map" && !type.includes(" : ")) fail(st.line, `map ${name} type needs "key : value"`);
@@ -360,6 +378,12 @@ export class FakeNft implements NftExecer {
             fail(
               o.line,
               `Could not process rule: No such file or directory (set @${m[1]} in ${o.kind} ${o.name})`,
+            );
+        for (const m of text.matchAll(/\bcounter name "?([A-Za-z_][A-Za-z0-9_/.-]*)"?/g))
+          if (!t.objects.has(`counter ${m[1]}`))
+            fail(
+              o.line,
+              `Could not process rule: No such file or directory (counter ${m[1]} in ${o.kind} ${o.name})`,
             );
         for (const m of text.matchAll(/\b(?:goto|jump) ([A-Za-z_][A-Za-z0-9_/.-]*)/g))
           if (!t.objects.has(`chain ${m[1]}`))

@@ -6,7 +6,13 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { applyNodeProgram } from "../../../src/dataplane/apply.js";
-import { compileNodeProgram, TABLE_FAMILY, TABLE_NAME } from "../../../src/dataplane/compile/node-program.js";
+import {
+  type CompileOptions,
+  compileNodeProgram,
+  REMOTE_EGRESS_DROP_COUNTER,
+  TABLE_FAMILY,
+  TABLE_NAME,
+} from "../../../src/dataplane/compile/node-program.js";
 import type {
   EgressIPView,
   NodeView,
@@ -15,6 +21,7 @@ import type {
 } from "../../../src/dataplane/compile/types.js";
 import { diffIp } from "../../../src/dataplane/ip/diff.js";
 import { RealIp } from "../../../src/dataplane/ip/execer.js";
+import { readCounters } from "../../../src/dataplane/nft/counters.js";
 import { NftError, RealNft } from "../../../src/dataplane/nft/execer.js";
 import { type LabNode, type LabPod, NetLab, sh } from "./netlab.js";
 
@@ -66,13 +73,18 @@ describe("dataplane e2e: compiled node programs with real packets", { skip, time
     egressIPs: x.egressIPs ?? [],
     projectEgress: x.projectEgress ?? [],
   });
-  async function program(x: Extras = {}): Promise<void> {
-    for (const n of nodes) {
-      const p = compileNodeProgram(viewFor(n, x));
-      assert.deepEqual(p.warnings, []);
-      await applyNodeProgram({ nft: new RealNft({ netns: n.ns }), ip: new RealIp({ netns: n.ns }) }, p);
-    }
+  async function programNode(n: LabNode, x: Extras = {}, opts: CompileOptions = {}): Promise<void> {
+    const p = compileNodeProgram(viewFor(n, x), opts);
+    assert.deepEqual(p.warnings, []);
+    await applyNodeProgram({ nft: new RealNft({ netns: n.ns }), ip: new RealIp({ netns: n.ns }) }, p);
   }
+  async function program(x: Extras = {}): Promise<void> {
+    for (const n of nodes) await programNode(n, x);
+  }
+  const dropCount = async (n: LabNode) =>
+    (await readCounters(new RealNft({ netns: n.ns }), TABLE_FAMILY, TABLE_NAME)).get(
+      REMOTE_EGRESS_DROP_COUNTER,
+    )?.packets ?? -1;
   const holder = (ip: string, n: LabNode) => ({ ip, node: n.name, nodeIP: n.nodeIP });
 
   before(async () => {
@@ -162,6 +174,52 @@ describe("dataplane e2e: compiled node programs with real packets", { skip, time
     });
     assert.deepEqual(lab.probe(p1.ns, EXT, extPort, 2), { seen: { [EIP_A]: 2 }, failures: 0 });
     assert.deepEqual(lab.probe(p2.ns, EXT, extPort, 2), { seen: { [EIP_A]: 2 }, failures: 0 });
+  });
+
+  it("EgressIP move: node 2 reroutes to node 3 before node 3 holds the IP → dropped, never node 3's IP", async () => {
+    const [n1, n2, n3] = nodes as [LabNode, LabNode, LabNode];
+    // The lab incident: n1 (old holder) is cut off, the IP now belongs to n3. n2 already reroutes p2's
+    // new flows to n3; n3's program still shows the old assignment, so it has no SNAT entry for p2.
+    const moved: Extras = { egressIPs: [{ name: "e", ips: [holder(EIP_A, n3)], podIPs: [p2.ip] }] };
+    const old: Extras = { egressIPs: [{ name: "e", ips: [holder(EIP_A, n1)], podIPs: [p2.ip] }] };
+    await programNode(n1, moved); // cut off: whatever it does, it no longer answers for the IP
+    await programNode(n2, moved);
+    await programNode(n3, old);
+    assert.equal(await dropCount(n3), 0);
+    assert.deepEqual(lab.probe(p2.ns, EXT, extPort, 2, 700), { seen: {}, failures: 2 });
+    assert.ok((await dropCount(n3)) >= 2, "node 3 counts the dropped flows");
+    assert.equal(await dropCount(n2), 0, "node 2 (the pod's node) drops nothing");
+
+    // A connection attempted during the gap completes once n3 holds the IP: its first SYN left no
+    // conntrack entry on n3, so the retransmission is SNATed afresh (n2 keeps routing it to n3).
+    const dropsBefore = await dropCount(n3);
+    const pending = lab.probeAsync(p2.ns, EXT, extPort, 1, 6000);
+    for (const deadline = Date.now() + 3000; (await dropCount(n3)) <= dropsBefore; ) {
+      assert.ok(Date.now() < deadline, "the pending connection's first SYN was not dropped on node 3");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const carried = (await readCounters(new RealNft({ netns: n3.ns }), TABLE_FAMILY, TABLE_NAME)).get(
+      REMOTE_EGRESS_DROP_COUNTER,
+    )!;
+    await programNode(n3, moved, { counters: { [REMOTE_EGRESS_DROP_COUNTER]: carried } });
+    assert.deepEqual(await pending, { seen: { [EIP_A]: 1 }, failures: 0 });
+    assert.equal(await dropCount(n3), carried.packets, "counter carried over the re-apply, no new drops");
+    assert.deepEqual(lab.probe(p2.ns, EXT, extPort, 3), { seen: { [EIP_A]: 3 }, failures: 0 });
+  });
+
+  it("no holder: a stale reroute is dropped on the receiving node; the pod's own node uses its node IP", async () => {
+    const [, n2, n3] = nodes as [LabNode, LabNode, LabNode];
+    const none: Extras = { egressIPs: [{ name: "e", ips: [], podIPs: [p1.ip, p2.ip] }] };
+    const stale: Extras = { egressIPs: [{ name: "e", ips: [holder(EIP_A, n3)], podIPs: [p1.ip, p2.ip] }] };
+    await program(none);
+    await programNode(n2, stale); // n2 has not seen the unassignment yet
+    assert.deepEqual(lab.probe(p2.ns, EXT, extPort, 1, 700), { seen: {}, failures: 1 });
+    assert.ok((await dropCount(n3)) >= 1);
+    await programNode(n2, none);
+    assert.deepEqual(lab.probe(p2.ns, EXT, extPort, 2), { seen: { [n2.nodeIP]: 2 }, failures: 0 });
+    assert.deepEqual(lab.probe(p1.ns, EXT, extPort, 2), { seen: { [nodes[0]!.nodeIP]: 2 }, failures: 0 });
+    assert.equal(await dropCount(nodes[0]!), 0, "local pods never hit the remote-pod drop");
+    assert.equal(await dropCount(n2), 0, "local pods never hit the remote-pod drop");
   });
 
   it("re-applying the same program changes nothing; no holder → back to the node IP", async () => {

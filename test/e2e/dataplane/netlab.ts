@@ -126,6 +126,37 @@ export class NetLab {
     return JSON.parse(out) as { seen: Record<string, number>; failures: number };
   }
 
+  /** probe() without blocking the test process, so a program can be changed while connections wait. */
+  probeAsync(
+    ns: string,
+    host: string,
+    port: number,
+    count = 1,
+    timeoutMs = 1500,
+  ): Promise<{ seen: Record<string, number>; failures: number }> {
+    const script = fileURLToPath(new URL("./echo-client.js", import.meta.url));
+    const child = spawn(
+      "ip",
+      ["netns", "exec", ns, process.execPath, script, host, String(port), String(count), String(timeoutMs)],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    this.children.push(child);
+    return new Promise((resolve, reject) => {
+      let out = "";
+      child.once("error", reject);
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString("utf8");
+      });
+      child.once("close", (code) => {
+        try {
+          resolve(JSON.parse(out) as { seen: Record<string, number>; failures: number });
+        } catch {
+          reject(new Error(`echo-client in ${ns} exited with ${code}: ${JSON.stringify(out)}`));
+        }
+      });
+    });
+  }
+
   destroy(): void {
     for (const c of this.children) {
       try {
