@@ -144,6 +144,45 @@ function decodeDeleteOptions(body: Buffer, ct: string | undefined): Record<strin
   return isRecord(v) ? v : {};
 }
 
+/**
+ * A full, unfiltered JSON list written as it is encoded, in ~64 KiB chunks with backpressure, instead
+ * of decoding every object into one array and serialising one string the size of the response: the
+ * server then holds one chunk, not all objects twice (object graph + string + buffer).
+ */
+async function streamList(
+  storage: ObjectStorage,
+  served: Served,
+  namespace: string,
+  res: ServerResponse,
+): Promise<void> {
+  const rt = served.rt;
+  const page = await storage.store.list(storage.prefix(rt, namespace));
+  const av = apiVersionOf(served.group, served.version);
+  res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private" });
+  let buf = `{"kind":${JSON.stringify(rt.listKind)},"apiVersion":${JSON.stringify(av)},"metadata":{"resourceVersion":"${page.revision}"},"items":[`;
+  for (let i = 0; i < page.items.length; i++) {
+    buf += (i === 0 ? "" : ",") + storage.serialize(page.items[i]!, av);
+    if (buf.length >= 64 * 1024) {
+      const ok = res.write(buf);
+      buf = "";
+      if (!ok) {
+        if (res.destroyed) return;
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.on("drain", done);
+          res.on("close", done);
+        });
+        if (res.destroyed) return;
+      }
+    }
+  }
+  res.end(`${buf}]}`);
+}
+
 export async function handleResource(
   ctx: HandlerContext,
   served: Served,
@@ -179,6 +218,9 @@ export async function handleResource(
     }
     case "list": {
       const lq = listQuery(rt, ns, q);
+      if (!table && !lq.labelSelector && !lq.fieldSelector?.length && !lq.limit && !lq.continueToken) {
+        return streamList(storage, served, lq.namespace, res);
+      }
       const out = await storage.list(rt, lq);
       const items = out.items.map((o) => present(served, o));
       if (table)

@@ -54,6 +54,8 @@ export interface ObjectEvent {
   type: "ADDED" | "MODIFIED" | "DELETED";
   object: KubeObject;
   revision: number;
+  /** The object is shared by every watcher of this store event and must not be mutated. */
+  shared?: boolean;
 }
 
 export type PatchType = "merge" | "json" | "strategic";
@@ -69,7 +71,13 @@ function clone<T>(v: T): T {
 
 const CAS_RETRIES = 8;
 
+/** `{"apiVersion":"…","kind":"…","metadata":{` at the start of a stored value; group 1 = kind. */
+const CANONICAL_PREFIX = /^\{"apiVersion":"(?:[^"\\]|\\.)*","kind":("(?:[^"\\]|\\.)*"),"metadata":\{/;
+
 export class ObjectStorage {
+  /** The last store event decoded for watchers (see watch()). */
+  private lastEvent: { kv: KeyValue; obj: KubeObject } | undefined;
+
   constructor(
     readonly store: Store,
     /** Called for every object about to be written (after validation), e.g. to allocate a Service IP. */
@@ -99,9 +107,29 @@ export class ObjectStorage {
     return obj;
   }
 
+  /** Stored form: apiVersion, kind and metadata first (in that order), without resourceVersion, so
+   *  serialize() can serve the stored text without parsing it. */
   private encode(obj: KubeObject): string {
     const { resourceVersion: _rv, ...meta } = obj.metadata;
-    return JSON.stringify({ ...obj, metadata: meta });
+    const { apiVersion, kind, metadata: _m, ...rest } = obj;
+    return JSON.stringify({ apiVersion, kind, metadata: meta, ...rest });
+  }
+
+  /**
+   * The object as JSON text for `apiVersion`, with its resourceVersion, built from the stored text
+   * when it has the canonical prefix (written by encode()): no JSON.parse/stringify per object, which
+   * dominates large lists. Other stored text (older layout) goes through decode().
+   */
+  serialize(kv: KeyValue, apiVersion: string, revisionOverride?: number): string {
+    const rv = String(revisionOverride ?? kv.modRevision);
+    const m = CANONICAL_PREFIX.exec(kv.value);
+    if (m) {
+      const rest = kv.value.slice(m[0].length);
+      return `{"apiVersion":${JSON.stringify(apiVersion)},"kind":${m[1]},"metadata":{"resourceVersion":"${rv}"${rest.startsWith("}") ? "" : ","}${rest}`;
+    }
+    const obj = this.decode(kv, revisionOverride);
+    obj.apiVersion = apiVersion;
+    return JSON.stringify(obj);
   }
 
   // ---- reads ------------------------------------------------------------------------------
@@ -590,6 +618,19 @@ export class ObjectStorage {
     try {
       return this.store.watch(prefix, fromRevision, (e: WatchEvent) => {
         if (exactKey && e.kv.key !== exactKey) return;
+        if (!filtering) {
+          // The store hands one event to every watcher in turn, so a one-entry cache decodes it once
+          // for all of them (KeyValues are immutable; a delete's tombstone carries the old value
+          // with the deletion revision). One entry only: caching more would keep objects alive.
+          let obj = this.lastEvent?.kv === e.kv ? this.lastEvent.obj : undefined;
+          if (!obj) {
+            obj = this.decode(e.kv);
+            this.lastEvent = { kv: e.kv, obj };
+          }
+          const type = e.type === "delete" ? "DELETED" : e.prev ? "MODIFIED" : "ADDED";
+          onEvent({ type, object: obj, revision: e.revision, shared: true });
+          return;
+        }
         if (e.type === "delete") {
           const obj = this.decode(e.prev, e.revision);
           if (!filtering || this.matches(rt, obj, q))

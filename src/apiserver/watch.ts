@@ -16,6 +16,9 @@ import { type IncludeObject, renderTable } from "./table.js";
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 export const BOOKMARK_INTERVAL_MS = 10_000;
 
+/** Encoded watch lines of shared (immutable) event objects; entries die with the objects. */
+const encoded = new WeakMap<KubeObject, Map<string, string>>();
+
 export async function serveWatch(
   storage: ObjectStorage,
   served: Served,
@@ -49,14 +52,44 @@ export async function serveWatch(
   let closed = false;
   let headersSent = false;
   let lastRevision = 0;
-  const write = (type: string, object: unknown): void => {
-    if (closed) return;
-    res.write(`${JSON.stringify({ type, object })}\n`);
+  // Events of one store commit batch arrive synchronously, one call each; collect them and write
+  // once per batch (one chunk, one TLS record, one syscall per watcher instead of one per event).
+  let pending = "";
+  const flush = (): void => {
+    const out = pending;
+    pending = "";
+    if (closed || out === "") return;
+    res.write(out);
     if (res.writableLength > MAX_BUFFERED_BYTES) finish();
   };
+  const writeLine = (line: string): void => {
+    if (closed) return;
+    if (pending === "") queueMicrotask(flush);
+    pending += line;
+    if (pending.length > 256 * 1024) flush(); // bounded chunks for large initial states
+  };
+  const write = (type: string, object: unknown): void => writeLine(`${JSON.stringify({ type, object })}\n`);
   const emit = (e: ObjectEvent): void => {
     lastRevision = Math.max(lastRevision, e.revision);
-    const obj = present(served, e.object);
+    const av = apiVersionOf(served.group, served.version);
+    if (!table && e.shared) {
+      // Every watcher of this resource gets the same decoded object for a store event: encode the
+      // line once per (object, type, apiVersion) instead of once per watcher.
+      let byKey = encoded.get(e.object);
+      if (!byKey) {
+        byKey = new Map();
+        encoded.set(e.object, byKey);
+      }
+      const k = `${e.type} ${av}`;
+      let line = byKey.get(k);
+      if (line === undefined) {
+        line = `${JSON.stringify({ type: e.type, object: { ...e.object, apiVersion: av } })}\n`;
+        byKey.set(k, line);
+      }
+      writeLine(line);
+      return;
+    }
+    const obj = e.shared ? { ...e.object, apiVersion: av } : present(served, e.object);
     if (table) {
       write(e.type, renderTable(rt, [obj], obj.metadata.resourceVersion ?? "", include, !headersSent));
       headersSent = true;
@@ -81,7 +114,9 @@ export async function serveWatch(
     handle?.cancel();
     if (bookmarkTimer) clearInterval(bookmarkTimer);
     if (timeoutTimer) clearTimeout(timeoutTimer);
-    res.end();
+    const out = pending;
+    pending = "";
+    res.end(out === "" ? undefined : out);
   }
   req.on("close", finish);
   res.on("error", finish);
