@@ -5,15 +5,17 @@
 //   egress router http-proxy --check TARGET       print "allow" or "deny" (exit 0); bad config: exit 1
 //   egress router http-proxy [--port N]           run the HTTP proxy (default port 8080)
 //   egress router dns-proxy                       run the DNS proxy
+// Both proxies take `--dns-server IP` (repeatable) to ask those name servers instead of the system's.
 import type { Command } from "commander";
 import { formatIP } from "../api/ip.js";
 import { logger } from "../util/log.js";
 import { type Env, parseRouterEnv, type RouterConfig } from "./config/env.js";
 import { RouterConfigError } from "./config/errors.js";
+import { parseAddress } from "./config/host.js";
 import { parseDnsProxyDestination, parseHttpProxyDestination } from "./config/proxy.js";
-import { startDnsProxy } from "./dns-proxy/server.js";
+import { serverTtlResolver, startDnsProxy } from "./dns-proxy/server.js";
 import { decideHost, needsAddresses, ruleText } from "./http-proxy/policy.js";
-import { type HostResolver, staticResolver, systemResolver } from "./http-proxy/resolver.js";
+import { type HostResolver, serverResolver, staticResolver, systemResolver } from "./http-proxy/resolver.js";
 import { DEFAULT_HTTP_PROXY_PORT, startHttpProxy } from "./http-proxy/server.js";
 import { BadTargetError, parseAuthority, parseHost } from "./http-proxy/target.js";
 import { networkSetup } from "./redirect/ip.js";
@@ -101,6 +103,16 @@ export function parseResolveOptions(values: readonly string[]): Record<string, s
   return table;
 }
 
+/** `--dns-server` values: IPv4/IPv6 addresses, optionally with a port (`1.2.3.4:5353`, `[::1]:53`). */
+export function dnsServerOptions(values: readonly string[]): string[] {
+  for (const v of values) {
+    const host = v.startsWith("[") ? v.slice(1, v.indexOf("]")) : v.replace(/:\d+$/, "");
+    if (parseAddress(host) === undefined)
+      throw new Error(`--dns-server expects an IP address: ${JSON.stringify(v)}`);
+  }
+  return [...values];
+}
+
 function fail(command: string, e: unknown): void {
   const msg = e instanceof Error ? e.message : String(e);
   process.stderr.write(`egress router ${command}: ${msg.replace(/\n/g, " ")}\n`);
@@ -153,51 +165,57 @@ export function registerRouterCommands(program: Command): void {
       collect,
       [],
     )
+    .option("--dns-server <ip>", "name server to ask instead of the system's (repeatable)", collect, [])
     .option("--port <port>", "listen port", String(DEFAULT_HTTP_PROXY_PORT))
     .option("--listen <address>", "listen address", "0.0.0.0")
-    .action(async (o: { check?: string; resolve: string[]; port: string; listen: string }) => {
-      let resolver: HostResolver = systemResolver;
-      try {
-        if (o.resolve.length > 0) resolver = staticResolver(parseResolveOptions(o.resolve));
-        if (o.check !== undefined) {
-          const r = await checkHttpProxy(process.env, o.check, resolver);
-          process.stdout.write(`${r.verdict}\n`);
-          process.stderr.write(`${r.reason}\n`);
-          return;
+    .action(
+      async (o: { check?: string; resolve: string[]; dnsServer: string[]; port: string; listen: string }) => {
+        let resolver: HostResolver = systemResolver;
+        try {
+          if (o.dnsServer.length > 0) resolver = serverResolver(dnsServerOptions(o.dnsServer));
+          if (o.resolve.length > 0) resolver = staticResolver(parseResolveOptions(o.resolve));
+          if (o.check !== undefined) {
+            const r = await checkHttpProxy(process.env, o.check, resolver);
+            process.stdout.write(`${r.verdict}\n`);
+            process.stderr.write(`${r.reason}\n`);
+            return;
+          }
+          const policy = parseHttpProxyDestination(process.env.EGRESS_HTTP_PROXY_DESTINATION);
+          const log = logger("egress-http-proxy");
+          const proxy = await startHttpProxy({
+            policy,
+            resolver,
+            port: parsePortOption(o.port),
+            host: o.listen,
+            onEvent: (e) => (e.kind === "allow" ? log.debug(e, "proxy") : log.info(e, "proxy")),
+          });
+          log.info(
+            { address: proxy.address, port: proxy.port, rules: policy.rules.length },
+            "HTTP proxy listening",
+          );
+          const stop = (): void => {
+            void proxy.close().then(() => process.exit(0));
+          };
+          process.once("SIGTERM", stop);
+          process.once("SIGINT", stop);
+        } catch (e) {
+          fail("http-proxy", e);
         }
-        const policy = parseHttpProxyDestination(process.env.EGRESS_HTTP_PROXY_DESTINATION);
-        const log = logger("egress-http-proxy");
-        const proxy = await startHttpProxy({
-          policy,
-          resolver,
-          port: parsePortOption(o.port),
-          host: o.listen,
-          onEvent: (e) => (e.kind === "allow" ? log.debug(e, "proxy") : log.info(e, "proxy")),
-        });
-        log.info(
-          { address: proxy.address, port: proxy.port, rules: policy.rules.length },
-          "HTTP proxy listening",
-        );
-        const stop = (): void => {
-          void proxy.close().then(() => process.exit(0));
-        };
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      } catch (e) {
-        fail("http-proxy", e);
-      }
-    });
+      },
+    );
 
   router
     .command("dns-proxy")
     .description("run the TCP proxies of EGRESS_DNS_PROXY_DESTINATION")
     .option("--listen <address>", "listen address", "0.0.0.0")
-    .action(async (o: { listen: string }) => {
+    .option("--dns-server <ip>", "name server to ask instead of the system's (repeatable)", collect, [])
+    .action(async (o: { listen: string; dnsServer: string[] }) => {
       try {
         const proxies = parseDnsProxyDestination(process.env.EGRESS_DNS_PROXY_DESTINATION);
         const log = logger("egress-dns-proxy");
         const running = await startDnsProxy({
           proxies,
+          ...(o.dnsServer.length > 0 ? { resolver: serverTtlResolver(dnsServerOptions(o.dnsServer)) } : {}),
           host: o.listen,
           onEvent: (e) => (e.kind === "error" ? log.warn(e, "dns-proxy") : log.debug(e, "dns-proxy")),
         });

@@ -1,20 +1,46 @@
 // The lab kubelet: for each Pod bound to this node, a network namespace wired into the cluster
 // network by CNI (bridge + host-local over the node's HostSubnet), the pod's built-in programs
-// started inside it, and podIP/phase reported. State per pod is kept on disk so a restarted agent
-// adopts its pods (their namespaces and processes outlive the agent) instead of recreating them.
+// started inside it, and podIP/phase reported. Egress router pods (router.ts, router-net.ts) also
+// get their egress interface and run the router container's set-up before the main containers.
+// State per pod is kept on disk so a restarted agent adopts its pods (their namespaces and
+// processes outlive the agent) instead of recreating them.
 import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { hostSubnetType, podType } from "../../api/kinds/index.js";
+import { clusterNetworkType, configMapType, hostSubnetType, podType } from "../../api/kinds/index.js";
 import type { KubeObject } from "../../api/object.js";
 import { type Client, isNotFound } from "../../controllers/runtime/client.js";
 import { SharedInformer } from "../../controllers/runtime/manager.js";
-import { WorkQueue } from "../../controllers/runtime/workqueue.js";
+import { type ReconcileOutcome, WorkQueue } from "../../controllers/runtime/workqueue.js";
 import type { Logger } from "../../util/log.js";
 import { clusterNetworkConfig, invokeCni } from "./cni.js";
 import { imageRunner } from "./images.js";
 import { deleteNetns, ensureNetns, netnsExists, netnsPath, podNetnsName } from "./netns.js";
+import {
+  type ConfigMapData,
+  type ContainerSpec,
+  ContainerStartError,
+  chooseUnderlay,
+  type ProxyContainerPlan,
+  planRouterPod,
+  type RouterPodPlan,
+  referencedConfigMaps,
+  resolveEnv,
+  routerSteps,
+  unitTestOutput,
+} from "./router.js";
+import {
+  applyRouterSteps,
+  attachEgress,
+  detachEgress,
+  ensureUnderlayBridge,
+  holdsAddress,
+  hostVethName,
+  nodeInterfaces,
+  probeAddress,
+} from "./router-net.js";
 
 export interface PodState {
   uid: string;
@@ -23,12 +49,31 @@ export interface PodState {
   netns: string;
   ip: string;
   pids: number[];
+  /** The cluster interface's gateway from CNI (router pods keep the cluster networks on it). */
+  gateway?: string;
+  /** When the sandbox was made (status.startTime). */
+  createdAt?: string;
+  /** The main containers were started (set once; a restarted agent does not start them again). */
+  started?: boolean;
+  router?: RouterState;
 }
 
-interface ContainerSpec {
-  name: string;
-  image: string;
-  ports?: { containerPort: number }[];
+/** Progress of an egress router pod (see router.ts). */
+export interface RouterState {
+  /** Node end of the egress veth, once attached. */
+  hostVeth?: string;
+  /** The router container's name, whether it is an init container, and its mode. */
+  container?: string;
+  init?: boolean;
+  mode?: string;
+  /** Set-up finished (for unit-test: printed). */
+  done: boolean;
+  startedAt?: string;
+  finishedAt?: string;
+  /** unit-test mode's output (also the container's log and termination message). */
+  output?: string;
+  /** Why the router container is not running yet (shown as its waiting state). */
+  waiting?: { reason: string; message: string };
 }
 
 export interface PodManagerOptions {
@@ -40,9 +85,18 @@ export interface PodManagerOptions {
   hostIP: () => string | undefined;
   /** Called after a pod got or lost its address (the dataplane resyncs). */
   onChange: () => void;
+  /** The node's primary interface (egress interface of routers that name no network). */
+  primaryInterface?: string;
+  /** Name servers for pods without their own dnsConfig (kubelet's --cluster-dns); default: the
+   *  comma-separated EGRESS_AGENT_CLUSTER_DNS environment variable, else the node's resolv.conf. */
+  dnsServers?: string[];
 }
 
 const AGENT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+const ROUTER_ENTRY = join(AGENT_DIR, "..", "router", "cli-entry.js");
+/** Retry interval while EGRESS_SOURCE is still answered by someone else, or a ConfigMap is missing. */
+const ROUTER_RETRY_MS = 1000;
+const CONFIG_RETRY_MS = 5000;
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
 export class PodManager {
@@ -50,6 +104,7 @@ export class PodManager {
   private readonly queue: WorkQueue;
   private readonly pods = new Map<string, PodState>();
   private readonly reportedErrors = new Map<string, string>();
+  private readonly reportedStatus = new Map<string, string>();
 
   constructor(
     private readonly client: Client,
@@ -79,6 +134,8 @@ export class PodManager {
     for (const f of await readdir(join(this.opts.stateDir, "pods"))) {
       try {
         const s = JSON.parse(await readFile(join(this.opts.stateDir, "pods", f), "utf8")) as PodState;
+        // State written before `started` existed: its programs were started with the sandbox.
+        if (s.started === undefined && !s.router) s.started = true;
         this.pods.set(`${s.namespace}/${s.name}`, s);
       } catch {
         // a torn state file: the pod is set up again
@@ -94,22 +151,19 @@ export class PodManager {
     await this.informer.stop();
   }
 
-  private async sync(key: string): Promise<undefined> {
+  private async sync(key: string): Promise<ReconcileOutcome> {
     const [namespace = "", name = ""] = key.split("/");
     const pod = this.informer.get(name, namespace);
     const state = this.pods.get(key);
     if (!pod || pod.metadata.deletionTimestamp) {
       if (state) await this.teardown(key, state);
-      return;
+      this.reportedStatus.delete(key);
+      return undefined;
     }
     if (state && state.uid !== pod.metadata.uid) await this.teardown(key, state);
     const current = this.pods.get(key);
-    if (current && netnsExists(current.netns)) {
-      await this.ensureRunning(pod, current);
-      return;
-    }
-    await this.setup(pod);
-    return;
+    if (current && netnsExists(current.netns)) return this.runContainers(pod, current);
+    return this.setup(pod);
   }
 
   private containers(pod: KubeObject): { init: ContainerSpec[]; main: ContainerSpec[] } {
@@ -117,7 +171,7 @@ export class PodManager {
     return { init: spec.initContainers ?? [], main: spec.containers ?? [] };
   }
 
-  private async setup(pod: KubeObject): Promise<void> {
+  private async setup(pod: KubeObject): Promise<ReconcileOutcome> {
     const ns = pod.metadata.namespace ?? "";
     const name = pod.metadata.name ?? "";
     const key = `${ns}/${name}`;
@@ -127,8 +181,12 @@ export class PodManager {
       .find((x) => x.r.kind === "unsupported");
     if (unsupported && unsupported.r.kind === "unsupported") {
       await this.reportError(pod, unsupported.c.name, "ImageNotSupported", unsupported.r.reason);
-      return;
+      return undefined;
     }
+    // Router pods: the environment and configuration are checked before the sandbox exists, so a
+    // bad configuration costs no address.
+    const planned = await this.planRouter(pod);
+    if (planned.kind === "error") return planned.outcome;
     const hs = await this.client.get(hostSubnetType, "", this.opts.node).catch((e: unknown) => {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -148,12 +206,230 @@ export class PodManager {
     });
     const ip = result.ips?.[0]?.address.split("/")[0];
     if (!ip) throw new Error(`CNI ADD for ${key} returned no address`);
-    const state: PodState = { uid: pod.metadata.uid ?? "", namespace: ns, name, netns, ip, pids: [] };
-    state.pids = this.startPrograms(main, netns, key);
+    const state: PodState = {
+      uid: pod.metadata.uid ?? "",
+      namespace: ns,
+      name,
+      netns,
+      ip,
+      pids: [],
+      createdAt: now(),
+      ...(result.ips?.[0]?.gateway ? { gateway: result.ips[0].gateway } : {}),
+      ...(planned.plan ? { router: { done: false } } : {}),
+    };
     this.pods.set(key, state);
-    await writeFile(this.stateFile(state.uid), JSON.stringify(state));
+    await this.saveState(state);
     this.opts.onChange();
-    await this.reportRunning(pod, state);
+    return this.runContainers(pod, state, planned.plan);
+  }
+
+  private async saveState(state: PodState): Promise<void> {
+    await writeFile(this.stateFile(state.uid), JSON.stringify(state));
+  }
+
+  /** The pod's router plan, with its container environments resolved from ConfigMaps read now. */
+  private async planRouter(
+    pod: KubeObject,
+  ): Promise<{ kind: "ok"; plan: RouterPodPlan | undefined } | { kind: "error"; outcome: ReconcileOutcome }> {
+    const ns = pod.metadata.namespace ?? "";
+    const containers = this.containers(pod);
+    try {
+      const names = referencedConfigMaps([...containers.init, ...containers.main]);
+      const data = new Map<string, Record<string, string>>();
+      for (const n of names) {
+        const cm = await this.client.get(configMapType, ns, n).catch((e: unknown) => {
+          if (isNotFound(e)) return undefined;
+          throw e;
+        });
+        if (cm) data.set(n, ((cm as { data?: Record<string, string> }).data ?? {}) as Record<string, string>);
+      }
+      const cms: ConfigMapData = data;
+      const plan = planRouterPod(pod, containers, (c) => resolveEnv(c, ns, cms));
+      return { kind: "ok", plan };
+    } catch (e) {
+      if (!(e instanceof ContainerStartError)) throw e;
+      await this.reportError(pod, e.container, e.reason, e.message, e.terminated);
+      return { kind: "error", outcome: e.retry ? { requeueAfterMs: CONFIG_RETRY_MS } : undefined };
+    }
+  }
+
+  /**
+   * Everything after the sandbox: the router container (egress interface, duplicate check, set-up),
+   * then the main containers, then the status. Idempotent: each step is recorded in the state.
+   */
+  private async runContainers(
+    pod: KubeObject,
+    state: PodState,
+    plan?: RouterPodPlan,
+  ): Promise<ReconcileOutcome> {
+    const key = `${state.namespace}/${state.name}`;
+    if (state.started) {
+      await this.reportStatus(pod, state);
+      return undefined;
+    }
+    let routerPlan = plan;
+    if (routerPlan === undefined && state.router) {
+      const p = await this.planRouter(pod);
+      if (p.kind === "error") return p.outcome;
+      routerPlan = p.plan;
+    }
+    if (routerPlan && state.router && !state.router.done) {
+      const outcome = await this.runRouter(pod, state, routerPlan);
+      if (outcome !== "done") return outcome;
+    }
+    // An init container in legacy mode never completes: the main containers never start.
+    if (state.router?.init && state.router.mode === "legacy") {
+      await this.reportStatus(pod, state);
+      return undefined;
+    }
+    const { main } = this.containers(pod);
+    state.pids = [
+      ...this.startPrograms(main, state.netns, key),
+      ...this.startProxies(pod, routerPlan?.proxies ?? [], state),
+    ];
+    state.started = true;
+    await this.saveState(state);
+    await this.reportStatus(pod, state);
+    return undefined;
+  }
+
+  private async runRouter(
+    pod: KubeObject,
+    state: PodState,
+    plan: RouterPodPlan,
+  ): Promise<"done" | ReconcileOutcome> {
+    const key = `${state.namespace}/${state.name}`;
+    const rs = state.router!;
+    const r = plan.router;
+    try {
+      if (plan.macvlan !== undefined && !rs.hostVeth) {
+        const skip = new Set([this.opts.bridge]);
+        const ifs = await nodeInterfaces(skip);
+        const underlay = chooseUnderlay(
+          plan.macvlan,
+          r,
+          ifs,
+          this.opts.primaryInterface ?? "eth0",
+          this.opts.node,
+        );
+        await ensureUnderlayBridge(underlay);
+        rs.hostVeth = await attachEgress(state.netns, underlay);
+        await this.saveState(state);
+        this.log.info({ pod: key, underlay, veth: rs.hostVeth }, "egress interface attached");
+      }
+      if (!r) {
+        rs.done = true;
+        await this.saveState(state);
+        return "done";
+      }
+      rs.container = r.container;
+      rs.init = r.init;
+      rs.mode = r.config.mode;
+      rs.startedAt ??= now();
+      const steps = routerSteps(r.config, {
+        cidrs: await this.clusterRoutes(),
+        gateway: state.gateway ?? "",
+        clusterInterface: "eth0",
+      });
+      if (steps.source !== null && !(await holdsAddress(state.netns, steps.source))) {
+        // Two routers must never hold the same source: wait while anyone answers for it.
+        const holder = await probeAddress(state.netns, steps.source);
+        if (holder !== undefined) {
+          const waiting = {
+            reason: "EgressSourceInUse",
+            message: `EGRESS_SOURCE ${steps.source} is answered by ${holder} on the egress network; waiting for it to be released`,
+          };
+          if (rs.waiting?.message !== waiting.message) {
+            rs.waiting = waiting;
+            await this.saveState(state);
+            this.log.warn({ pod: key, source: steps.source, holder }, "egress source in use; waiting");
+          }
+          await this.reportStatus(pod, state);
+          return { requeueAfterMs: ROUTER_RETRY_MS };
+        }
+      }
+      await applyRouterSteps(state.netns, steps);
+      if (r.config.mode === "unit-test") rs.output = unitTestOutput(r.config);
+      await this.writeLog(state, r.container, rs.output ?? "");
+      delete rs.waiting;
+      rs.done = true;
+      rs.finishedAt = now();
+      await this.saveState(state);
+      this.log.info({ pod: key, mode: r.config.mode }, "egress router set up");
+      return "done";
+    } catch (e) {
+      if (!(e instanceof ContainerStartError)) throw e;
+      rs.waiting = { reason: e.reason, message: e.message };
+      await this.saveState(state);
+      await this.reportError(pod, e.container, e.reason, e.message, e.terminated);
+      return e.retry ? { requeueAfterMs: CONFIG_RETRY_MS } : undefined;
+    }
+  }
+
+  /** Cluster and service networks (from the ClusterNetwork object) that stay on eth0. */
+  private async clusterRoutes(): Promise<string[]> {
+    const cn = (await this.client.get(clusterNetworkType, "", "default").catch(() => undefined)) as
+      | { clusterNetworks?: { CIDR?: string; cidr?: string }[]; serviceNetwork?: string }
+      | undefined;
+    const cidrs = (cn?.clusterNetworks ?? []).map((c) => c.CIDR ?? c.cidr ?? "").filter((c) => c !== "");
+    return [...(cidrs.length > 0 ? cidrs : ["10.128.0.0/14"]), cn?.serviceNetwork ?? "172.30.0.0/16"];
+  }
+
+  private logDir(state: PodState): string {
+    return join(this.opts.stateDir, "logs", state.uid);
+  }
+
+  private async writeLog(state: PodState, container: string, text: string): Promise<void> {
+    await mkdir(this.logDir(state), { recursive: true });
+    await writeFile(join(this.logDir(state), `${container}.log`), text);
+  }
+
+  private dnsServers(pod: KubeObject): string[] {
+    const spec = (pod.spec ?? {}) as { dnsPolicy?: string; dnsConfig?: { nameservers?: string[] } };
+    const own = spec.dnsConfig?.nameservers ?? [];
+    if (spec.dnsPolicy === "None" || own.length > 0) return own;
+    return (
+      this.opts.dnsServers ??
+      (process.env.EGRESS_AGENT_CLUSTER_DNS ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "")
+    );
+  }
+
+  /** The HTTP and DNS proxy containers: `egress router http-proxy|dns-proxy` in the pod's
+   *  namespace with the container's own environment; output in the pod's log directory. */
+  private startProxies(pod: KubeObject, proxies: ProxyContainerPlan[], state: PodState): number[] {
+    const pids: number[] = [];
+    const dns = this.dnsServers(pod).flatMap((s) => ["--dns-server", s]);
+    for (const p of proxies) {
+      const args =
+        p.kind === "http-proxy" ? ["router", "http-proxy", "--port", "8080"] : ["router", "dns-proxy"];
+      const logFile = join(this.logDir(state), `${p.container}.log`);
+      let fd: number | undefined;
+      try {
+        mkdirSync(this.logDir(state), { recursive: true });
+        fd = openSync(logFile, "a");
+        const child = spawn(
+          "ip",
+          ["netns", "exec", state.netns, process.execPath, ROUTER_ENTRY, ...args, ...dns],
+          {
+            detached: true,
+            stdio: ["ignore", fd, fd],
+            env: { PATH: process.env.PATH, EGRESS_LOG_LEVEL: process.env.EGRESS_LOG_LEVEL, ...p.env },
+          },
+        );
+        child.unref();
+        if (child.pid) pids.push(child.pid);
+        this.log.info(
+          { pod: `${state.namespace}/${state.name}`, container: p.container, pid: child.pid },
+          "started proxy",
+        );
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    }
+    return pids;
   }
 
   private startPrograms(containers: ContainerSpec[], netns: string, key: string): number[] {
@@ -180,17 +456,12 @@ export class PodManager {
     return pids;
   }
 
-  private async ensureRunning(pod: KubeObject, state: PodState): Promise<void> {
-    const status = (pod.status ?? {}) as { phase?: string; podIP?: string };
-    if (status.phase !== "Running" || status.podIP !== state.ip) await this.reportRunning(pod, state);
-  }
-
   private async teardown(key: string, state: PodState): Promise<void> {
     for (const pid of state.pids) {
       try {
         const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8");
         // After `ip netns exec` the process is the image program itself (a pid reused since is left alone).
-        if (cmd.includes("/images/")) process.kill(pid, "SIGKILL");
+        if (cmd.includes("/images/") || cmd.includes("/router/cli-entry.js")) process.kill(pid, "SIGKILL");
       } catch {
         // already gone
       }
@@ -209,88 +480,165 @@ export class PodManager {
         config: clusterNetworkConfig(hsSubnet, join(this.opts.stateDir, "host-local"), this.opts.bridge),
       }).catch((e: unknown) => this.log.warn({ err: e, pod: key }, "CNI DEL failed"));
     }
+    // The old router stops answering ARP for its source before the pod is gone (a namespace's
+    // devices are destroyed asynchronously).
+    if (state.router) await detachEgress(state.router.hostVeth ?? hostVethName(state.netns));
     await deleteNetns(state.netns);
     await rm(this.stateFile(state.uid), { force: true });
+    await rm(this.logDir(state), { recursive: true, force: true });
     this.pods.delete(key);
     this.opts.onChange();
     this.log.info({ pod: key }, "pod torn down");
   }
 
-  private async reportRunning(pod: KubeObject, state: PodState): Promise<void> {
-    const { main } = this.containers(pod);
-    const ts = now();
-    await this.client.patch(
-      podType,
-      state.namespace,
-      state.name,
-      {
-        status: {
-          phase: "Running",
-          podIP: state.ip,
-          podIPs: [{ ip: state.ip }],
-          hostIP: this.opts.hostIP() ?? "",
-          startTime: ts,
-          conditions: [
-            { type: "Initialized", status: "True", lastTransitionTime: ts },
-            { type: "Ready", status: "True", lastTransitionTime: ts },
-            { type: "ContainersReady", status: "True", lastTransitionTime: ts },
-            { type: "PodScheduled", status: "True", lastTransitionTime: ts },
-          ],
-          containerStatuses: main.map((c) => ({
-            name: c.name,
-            image: c.image,
-            imageID: "",
-            ready: true,
-            started: true,
-            restartCount: 0,
-            state: { running: { startedAt: ts } },
-          })),
+  /** Pod status from the recorded progress; patched only when it changed. */
+  private async reportStatus(pod: KubeObject, state: PodState): Promise<void> {
+    const key = `${state.namespace}/${state.name}`;
+    const { init, main } = this.containers(pod);
+    const restartPolicy = (pod.spec as { restartPolicy?: string } | undefined)?.restartPolicy ?? "Always";
+    const rs = state.router;
+    const started = state.createdAt ?? now();
+    const base = (c: ContainerSpec) => ({ name: c.name, image: c.image, imageID: "", restartCount: 0 });
+    const routerTerminated = (c: ContainerSpec) => ({
+      ...base(c),
+      ready: false,
+      started: false,
+      state: {
+        terminated: {
+          exitCode: 0,
+          reason: "Completed",
+          startedAt: rs?.startedAt ?? started,
+          finishedAt: rs?.finishedAt ?? started,
+          // The termination message (at most 4096 bytes, as kubelet's) carries unit-test's output.
+          ...(rs?.output ? { message: rs.output.slice(0, 4096) } : {}),
         },
       },
-      "merge",
-      "status",
-    );
+    });
+    const isRouter = (c: ContainerSpec) => rs?.container === c.name;
+    const initStatuses = init.map((c) => {
+      if (!isRouter(c))
+        return {
+          ...base(c),
+          ready: true,
+          state: {
+            terminated: { exitCode: 0, reason: "Completed", startedAt: started, finishedAt: started },
+          },
+        };
+      if (!rs!.done)
+        return { ...base(c), ready: false, state: { waiting: rs!.waiting ?? { reason: "PodInitializing" } } };
+      if (rs!.mode === "legacy")
+        return {
+          ...base(c),
+          ready: false,
+          started: true,
+          state: { running: { startedAt: rs!.startedAt ?? started } },
+        };
+      return { ...routerTerminated(c), ready: true };
+    });
+    const initialized = init.every((c) => !isRouter(c) || (rs!.done && rs!.mode !== "legacy"));
+    const running = initialized && state.started === true;
+    const mainStatuses = main.map((c) => {
+      if (isRouter(c) && !rs!.done)
+        return {
+          ...base(c),
+          ready: false,
+          state: { waiting: rs!.waiting ?? { reason: "ContainerCreating" } },
+        };
+      if (!running) return { ...base(c), ready: false, state: { waiting: { reason: "PodInitializing" } } };
+      if (isRouter(c) && rs!.mode === "unit-test") return routerTerminated(c);
+      return { ...base(c), ready: true, started: true, state: { running: { startedAt: started } } };
+    });
+    const allDone = running && mainStatuses.length > 0 && mainStatuses.every((m) => "terminated" in m.state);
+    const phase = allDone && restartPolicy !== "Always" ? "Succeeded" : running ? "Running" : "Pending";
+    const ready = running && mainStatuses.every((m) => m.ready);
+    const cond = (type: string, ok: boolean) => ({
+      type,
+      status: ok ? "True" : "False",
+      lastTransitionTime: started,
+    });
+    const status = {
+      phase,
+      podIP: state.ip,
+      podIPs: [{ ip: state.ip }],
+      hostIP: this.opts.hostIP() ?? "",
+      startTime: started,
+      conditions: [
+        cond("Initialized", initialized),
+        cond("Ready", ready),
+        cond("ContainersReady", ready),
+        cond("PodScheduled", true),
+      ],
+      ...(init.length > 0 ? { initContainerStatuses: initStatuses } : {}),
+      containerStatuses: mainStatuses,
+    };
+    const fingerprint = `${state.uid}/${JSON.stringify(status)}`;
+    const current = (pod.status ?? {}) as { phase?: string; podIP?: string };
+    if (this.reportedStatus.get(key) === fingerprint && current.phase === phase && current.podIP === state.ip)
+      return;
+    await this.client.patch(podType, state.namespace, state.name, { status }, "merge", "status");
+    this.reportedStatus.set(key, fingerprint);
   }
 
+  /**
+   * A container that cannot start: `waiting` with the reason, or (`terminated`) exit code 1 with
+   * the reason and message, as a router whose configuration does not parse would have ended.
+   * Reported once per pod, reason and message.
+   */
   private async reportError(
     pod: KubeObject,
     container: string,
     reason: string,
     message: string,
+    terminated = false,
   ): Promise<void> {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (this.reportedErrors.get(key) === `${pod.metadata.uid}/${reason}/${message}`) return;
-    const { main } = this.containers(pod);
+    this.reportedStatus.delete(key);
+    const { init, main } = this.containers(pod);
+    const restartPolicy = (pod.spec as { restartPolicy?: string } | undefined)?.restartPolicy ?? "Always";
+    const ts = now();
+    const stateOf = (c: ContainerSpec, pending: string) =>
+      c.name !== container
+        ? { waiting: { reason: pending } }
+        : terminated
+          ? { terminated: { exitCode: 1, reason, message, startedAt: ts, finishedAt: ts } }
+          : { waiting: { reason, message } };
+    const entry = (c: ContainerSpec, pending: string) => ({
+      name: c.name,
+      image: c.image,
+      imageID: "",
+      ready: false,
+      restartCount: 0,
+      state: stateOf(c, pending),
+    });
+    const isInit = init.some((c) => c.name === container);
+    const initIndex = init.findIndex((c) => c.name === container);
     await this.client.patch(
       podType,
       pod.metadata.namespace ?? "",
       pod.metadata.name ?? "",
       {
         status: {
-          phase: "Pending",
-          conditions: [{ type: "Ready", status: "False", reason, message }],
-          containerStatuses: main.map((c) => ({
-            name: c.name,
-            image: c.image,
-            imageID: "",
-            ready: false,
-            restartCount: 0,
-            state: { waiting: c.name === container ? { reason, message } : { reason: "PodInitializing" } },
-          })),
-          ...(main.every((c) => c.name !== container)
+          phase: terminated && restartPolicy === "Never" ? "Failed" : "Pending",
+          conditions: [
+            { type: "Initialized", status: isInit ? "False" : "True", lastTransitionTime: ts },
+            { type: "Ready", status: "False", reason, message, lastTransitionTime: ts },
+            { type: "PodScheduled", status: "True", lastTransitionTime: ts },
+          ],
+          ...(init.length > 0
             ? {
-                initContainerStatuses: [
-                  {
-                    name: container,
-                    ready: false,
-                    restartCount: 0,
-                    image: "",
-                    imageID: "",
-                    state: { waiting: { reason, message } },
-                  },
-                ],
+                initContainerStatuses: init.map((c, i) =>
+                  isInit && i < initIndex
+                    ? {
+                        ...entry(c, ""),
+                        ready: true,
+                        state: { terminated: { exitCode: 0, reason: "Completed" } },
+                      }
+                    : entry(c, "PodInitializing"),
+                ),
               }
             : {}),
+          containerStatuses: main.map((c) => entry(c, isInit ? "PodInitializing" : "ContainerCreating")),
         },
       },
       "merge",

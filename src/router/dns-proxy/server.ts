@@ -13,6 +13,13 @@ export const systemTtlResolver: TtlResolver = {
   },
 };
 
+/** Asks the given name servers instead of the system's (`--dns-server`). */
+export function serverTtlResolver(servers: readonly string[]): TtlResolver {
+  const r = new Resolver({ timeout: 2000, tries: 2 });
+  r.setServers([...servers]);
+  return { resolve4: (name) => r.resolve4(name, { ttl: true }) };
+}
+
 export interface DnsProxyOptions {
   proxies: readonly DnsProxyTarget[];
   resolver?: TtlResolver;
