@@ -22,6 +22,8 @@ export interface AgentOptions {
   netnsPrefix: string;
   cniBinDirs: string[];
   heartbeatMs: number;
+  /** Resolvers for pods (their resolv.conf); default: the node's own. */
+  clusterDNS?: string[];
   log?: Logger;
 }
 
@@ -64,6 +66,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       bridge: POD_BRIDGE,
       hostIP: () => registration.addressing?.internalIP,
       onChange: () => dataplane.trigger(),
+      ...(opts.clusterDNS ? { dnsServers: opts.clusterDNS } : {}),
     },
     log,
   );

@@ -28,6 +28,7 @@ export function registerAgentCommand(program: Command): void {
     .option("--netns-prefix <prefix>", "prefix of pod network namespace names", "egp-")
     .option("--cni-bin-dir <dir...>", "directories of CNI plugins", ["/usr/lib/cni"])
     .option("--heartbeat-ms <ms>", "Node status heartbeat interval", "2000")
+    .option("--cluster-dns <ip...>", "resolvers written into pods' resolv.conf (default: the node's)")
     .action(
       async (o: {
         node: string;
@@ -39,6 +40,7 @@ export function registerAgentCommand(program: Command): void {
         netnsPrefix: string;
         cniBinDir: string[];
         heartbeatMs: string;
+        clusterDns?: string[];
       }) => {
         const agent = await runAgent({
           node: o.node,
@@ -50,6 +52,7 @@ export function registerAgentCommand(program: Command): void {
           netnsPrefix: o.netnsPrefix,
           cniBinDirs: o.cniBinDir,
           heartbeatMs: Number(o.heartbeatMs),
+          ...(o.clusterDns ? { clusterDNS: o.clusterDns } : {}),
         });
         const stop = () => void agent.stop().then(() => process.exit(0));
         process.on("SIGINT", stop);

@@ -195,6 +195,9 @@ async function build(
     state.notes.push(note);
     log(note);
   } else {
+    // The lab's DNS server doubles as the pods' resolver (names of the seeds' examples).
+    const dnsHost = topo.externals.find((x) => x.name === topo.dns?.server);
+    const dnsAddress = dnsHost?.interfaces.flatMap((i) => i.addresses)[0]?.split("/")[0];
     for (const n of topo.nodes) {
       const labels = Object.entries(n.labels)
         .map(([k, v]) => (v === "" ? k : `${k}=${v}`))
@@ -212,6 +215,7 @@ async function build(
         "--state-dir",
         join(state.stateDir, "agents", n.name),
         ...(labels ? ["--labels", labels] : []),
+        ...(dnsAddress ? ["--cluster-dns", dnsAddress] : []),
       ]);
     }
   }
