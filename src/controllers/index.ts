@@ -15,14 +15,17 @@ import { ReplicationControllerController } from "./workloads/replicationcontroll
 import { SchedulerController } from "./workloads/scheduler-controller.js";
 
 export function allControllers(): Controller[] {
+  // One reachability prober (owned by the EgressIP controller) serves every controller that elects
+  // nodes, so a node cut off the network loses its EgressIPs, EgressServices and project egress IPs.
+  const egressIP = new EgressIPController();
   return [
     new NodeLifecycleController(),
     new NetNamespaceController(),
-    new HostSubnetController(),
-    new EgressIPController(),
+    new HostSubnetController(egressIP.reachability),
+    egressIP,
     new CloudSimController(),
     new LoadBalancerController(),
-    new EgressServiceController(),
+    new EgressServiceController({ reachability: egressIP.reachability }),
     new EgressFirewallController(),
     new ProjectTemplateController(),
     new ReplicationControllerController(),

@@ -82,6 +82,19 @@ export class EgressIPController implements Controller {
   private platform: Platform = "BareMetal";
   private cloud = false;
   private prober: Prober | undefined;
+  private readonly reachabilityListeners = new Set<(node: string) => void>();
+  /**
+   * The probe results for other controllers (EgressService host election, project egress IPs): a
+   * probed node that fails is unreachable; nodes not probed (not egress-assignable, or probing off)
+   * count as reachable, so Ready alone decides for them.
+   */
+  readonly reachability = {
+    isReachable: (node: string): boolean => this.prober?.isReachable(node) ?? true,
+    onChange: (listener: (node: string) => void): (() => void) => {
+      this.reachabilityListeners.add(listener);
+      return () => this.reachabilityListeners.delete(listener);
+    },
+  };
   private probeTimeoutMs = 0;
   private nodes!: SharedInformer;
   private eips!: SharedInformer;
@@ -124,6 +137,7 @@ export class EgressIPController implements Controller {
           if (prev !== undefined || !reachable)
             this.log.info({ node, reachable }, "node reachability changed");
           this.trigger();
+          for (const l of this.reachabilityListeners) l(node);
         },
       });
     }
