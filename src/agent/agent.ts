@@ -33,6 +33,8 @@ export interface RunningAgent {
 }
 
 export const POD_BRIDGE = "cbr0";
+/** A heartbeat older than this means the API is out of reach (egress address leases lapse). */
+const HEARTBEAT_FRESH_MS = 2500;
 
 export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const log = opts.log ?? logger("agent").child({ node: opts.node });
@@ -41,8 +43,9 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const [host, portText] = [opts.healthListen.replace(/:\d+$/, ""), opts.healthListen.replace(/^.*:/, "")];
   const health = await startHealthServer(host || "0.0.0.0", Number(portText));
   const owned = new Set<string>();
+  // Heartbeats use a short timeout: a node cut off from the API must notice within seconds.
   const registration = new NodeRegistration(
-    client,
+    Client.fromFile(opts.kubeconfig, { timeoutMs: 1500 }),
     {
       name: opts.node,
       labels: opts.labels,
@@ -79,6 +82,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       ip: new RealIp({}),
       localPods: () => pods.states().map((p) => ({ namespace: p.namespace, name: p.name, ip: p.ip })),
       owned,
+      apiReachable: () => registration.apiReachable(HEARTBEAT_FRESH_MS),
     },
     log,
   );

@@ -36,7 +36,18 @@ export interface DataplaneSyncOptions {
   localPods: () => { namespace: string; name: string; ip: string }[];
   /** Addresses the program owns (egress IPs); published so node registration leaves them out. */
   owned: Set<string>;
+  /** True while the API server answers this node's heartbeats (egress address leases are renewed
+   *  only then). */
+  apiReachable: () => boolean;
 }
+
+/**
+ * Egress addresses are leases: added with a short lifetime and renewed every second while the agent
+ * runs and reaches the API. An agent that dies or is cut off stops renewing, the kernel drops the
+ * addresses, and the node stops answering for IPs that have moved elsewhere.
+ */
+export const EGRESS_ADDRESS_LIFETIME_S = 3;
+const LEASE_RENEW_MS = 1000;
 
 const RETRY_DAD_MS = 150;
 const DAD_WAIT_MS = 120;
@@ -46,6 +57,8 @@ export class DataplaneSync {
   private readonly queue: WorkQueue;
   private lastScript = "";
   private applied = 0;
+  private leased: { dev: string; address: string; label: string }[] = [];
+  private leaseTimer: NodeJS.Timeout | undefined;
 
   constructor(
     client: Client,
@@ -92,9 +105,39 @@ export class DataplaneSync {
   async start(): Promise<void> {
     await this.informers.startAll();
     this.trigger();
+    this.leaseTimer = setInterval(() => void this.renewLeases(), LEASE_RENEW_MS);
+    this.leaseTimer.unref();
+  }
+
+  /** Renews the lifetime of every egress address this node holds (only while the API answers). */
+  private async renewLeases(): Promise<void> {
+    if (!this.opts.apiReachable()) return;
+    for (const a of this.leased) {
+      const lft = String(EGRESS_ADDRESS_LIFETIME_S);
+      await run(
+        "ip",
+        [
+          "addr",
+          "replace",
+          a.address,
+          "dev",
+          a.dev,
+          "label",
+          a.label,
+          "valid_lft",
+          lft,
+          "preferred_lft",
+          lft,
+        ],
+        {
+          allowFailure: true,
+        },
+      );
+    }
   }
 
   async stop(): Promise<void> {
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
     this.queue.stop();
     await this.informers.stopAll();
   }
@@ -158,6 +201,8 @@ export class DataplaneSync {
     this.lastScript = safe.nft;
     this.opts.owned.clear();
     for (const a of safe.ip.addresses) this.opts.owned.add(a.address.split("/")[0]!);
+    this.leased = safe.ip.addresses.map((a) => ({ dev: a.dev, address: a.address, label: a.label }));
+    await this.renewLeases();
     this.applied++;
     if (res.actions.length > 0) this.log.info({ actions: res.actions.length }, "dataplane updated");
     return deferred.size > 0 ? { requeueAfterMs: RETRY_DAD_MS } : undefined;

@@ -1,6 +1,7 @@
 // Reads the node's real interfaces (`ip -json addr`) and derives what the Node object publishes:
 // InternalIP, `k8s.ovn.org/node-primary-ifaddr` and `k8s.ovn.org/host-cidrs`. Addresses the agent
 // itself adds (egress IPs) are excluded so they never masquerade as node networks.
+import { ownsAddress } from "../dataplane/ip/diff.js";
 import { run } from "./exec.js";
 
 export interface InterfaceAddress {
@@ -13,7 +14,7 @@ export interface InterfaceAddress {
 interface IpJsonAddr {
   ifname: string;
   flags?: string[];
-  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string; label?: string }[];
 }
 
 export async function readAddresses(): Promise<InterfaceAddress[]> {
@@ -24,6 +25,9 @@ export async function readAddresses(): Promise<InterfaceAddress[]> {
     if (l.ifname === "lo") continue;
     for (const a of l.addr_info ?? []) {
       if (a.scope && a.scope !== "global") continue;
+      // Egress IPs the agent added carry its label; they are never node networks, not even in the
+      // moment between adding one and recording it as owned, nor after an agent restart.
+      if (a.label && ownsAddress({ label: a.label })) continue;
       out.push({
         ifname: l.ifname,
         address: a.local,

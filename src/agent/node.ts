@@ -27,6 +27,7 @@ const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 export class NodeRegistration {
   private timer: NodeJS.Timeout | undefined;
   private last: NodeAddressing | undefined;
+  private lastSuccess = 0;
   private readonly startedAt = now();
 
   constructor(
@@ -37,6 +38,12 @@ export class NodeRegistration {
 
   get addressing(): NodeAddressing | undefined {
     return this.last;
+  }
+
+  /** Whether the API server acknowledged a heartbeat within `withinMs`: an agent that cannot reach
+   *  it may have lost its egress IPs to another node and must not keep answering for them. */
+  apiReachable(withinMs: number): boolean {
+    return Date.now() - this.lastSuccess < withinMs;
   }
 
   async register(): Promise<void> {
@@ -114,5 +121,6 @@ export class NodeRegistration {
     };
     await this.client.patch(nodeType, "", this.opts.name, { status }, "merge", "status");
     this.last = addressing;
+    this.lastSuccess = Date.now();
   }
 }

@@ -27,7 +27,7 @@ export function registerAgentCommand(program: Command): void {
     .option("--state-dir <dir>", "directory for the agent's state", "/var/lib/egress-agent")
     .option("--netns-prefix <prefix>", "prefix of pod network namespace names", "egp-")
     .option("--cni-bin-dir <dir...>", "directories of CNI plugins", ["/usr/lib/cni"])
-    .option("--heartbeat-ms <ms>", "Node status heartbeat interval", "2000")
+    .option("--heartbeat-ms <ms>", "Node status heartbeat interval", "1000")
     .option("--cluster-dns <ip...>", "resolvers written into pods' resolv.conf (default: the node's)")
     .action(
       async (o: {

@@ -18,10 +18,10 @@ export function addControlPlaneFlags(cmd: Command): Command {
     .option(
       "--egressip-reachability-timeout <ms>",
       "node reachability probe timeout in ms; 0 turns probing off",
-      "300",
+      "500",
     )
     .option("--egressip-reachability-interval <ms>", "interval between probes of one node in ms", "200")
-    .option("--egressip-reachability-failures <n>", "failed probes before a node counts as unreachable", "1")
+    .option("--egressip-reachability-failures <n>", "failed probes before a node counts as unreachable", "2")
     .option(
       "--simulate-cloud",
       "confirm CloudPrivateIPConfig objects with the simulated cloud provider",

@@ -49,17 +49,20 @@ export class Client {
   readonly kc: k8s.KubeConfig;
   private readonly server: URL;
 
-  constructor(kc: k8s.KubeConfig) {
+  private readonly timeoutMs: number;
+
+  constructor(kc: k8s.KubeConfig, opts: { timeoutMs?: number } = {}) {
     this.kc = kc;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);
   }
 
-  static fromFile(path: string): Client {
+  static fromFile(path: string, opts: { timeoutMs?: number } = {}): Client {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(path);
-    return new Client(kc);
+    return new Client(kc, opts);
   }
 
   /** URL path of a resource collection, object or subresource. */
@@ -109,7 +112,7 @@ export class Client {
           );
         });
       });
-      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.setTimeout(this.timeoutMs, () => req.destroy(new Error(`${method} ${path}: timed out`)));
       req.on("error", reject);
       if (payload) req.write(payload);
       req.end();

@@ -129,9 +129,9 @@ export const defaultControlPlaneOptions: ControlPlaneOptions = {
   platform: "BareMetal",
   networkMode: "multitenant",
   globalNamespaces: [],
-  egressIPReachabilityTimeoutMs: 300,
+  egressIPReachabilityTimeoutMs: 500,
   egressIPReachabilityIntervalMs: 200,
-  egressIPReachabilityFailures: 1,
+  egressIPReachabilityFailures: 2,
   simulateCloud: false,
   simulatedCloudCapacity: 14,
 };
