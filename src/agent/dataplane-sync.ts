@@ -59,6 +59,8 @@ export class DataplaneSync {
   private applied = 0;
   private leased: { dev: string; address: string; label: string }[] = [];
   private leaseTimer: NodeJS.Timeout | undefined;
+  private stale = false;
+  private refreshing = false;
 
   constructor(
     client: Client,
@@ -109,9 +111,32 @@ export class DataplaneSync {
     this.leaseTimer.unref();
   }
 
-  /** Renews the lifetime of every egress address this node holds (only while the API answers). */
+  /**
+   * Renews the lifetime of every egress address this node holds — only while the API answers, and
+   * after an outage only once the watches were restarted and the program recomputed: a node that
+   * was cut off may have lost its egress IPs meanwhile and must not renew them from stale data.
+   */
   private async renewLeases(): Promise<void> {
-    if (!this.opts.apiReachable()) return;
+    if (!this.opts.apiReachable()) {
+      this.stale = true;
+      return;
+    }
+    if (this.stale) {
+      if (this.refreshing) return;
+      this.refreshing = true;
+      this.log.info("API reachable again: restarting watches before renewing egress addresses");
+      try {
+        await this.informers.restartAll();
+        this.trigger();
+        await this.queue.idle();
+        this.stale = false;
+      } catch (e) {
+        this.log.warn({ err: e }, "could not restart watches");
+      } finally {
+        this.refreshing = false;
+      }
+      return;
+    }
     for (const a of this.leased) {
       const lft = String(EGRESS_ADDRESS_LIFETIME_S);
       await run(

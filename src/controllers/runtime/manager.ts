@@ -65,6 +65,15 @@ export class SharedInformer {
     await this.informer.stop();
   }
 
+  /** Drops the watch and starts again (a watch that may have silently died, e.g. after the node
+   *  was cut off, is replaced); resolves when the informer is watching again. */
+  async restart(): Promise<void> {
+    await this.informer.stop();
+    this.stopped = false;
+    this.started = this.informer.start();
+    await this.started;
+  }
+
   list(namespace?: string): KubeObject[] {
     return this.informer.list(namespace) as unknown as KubeObject[];
   }
@@ -92,6 +101,10 @@ export class InformerFactory {
 
   async startAll(): Promise<void> {
     await Promise.all([...this.informers.values()].map((i) => i.start()));
+  }
+
+  async restartAll(): Promise<void> {
+    await Promise.all([...this.informers.values()].map((i) => i.restart()));
   }
 
   async stopAll(): Promise<void> {
