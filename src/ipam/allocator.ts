@@ -2,12 +2,13 @@
 // range, skipping exclusions, the gateway, addresses held in the pool and addresses reserved by an
 // overlapping pool of the same network_name), and which records ADD, DEL and GC change. A pure
 // function of plain data: it reads a store snapshot and returns the change to write; no I/O.
-import { cidrContains, cidrLast, formatIP, type IP } from "../api/ip.js";
+import { cidrContains, cidrLast, formatIP, type IP, parseIP } from "../api/ip.js";
 import type { Attachment, IPRange } from "./config.js";
 import {
   emptyPool,
   type IPAllocation,
   type IPPool,
+  ipFromReservationName,
   type OverlappingRangeIPReservation,
   type Owner,
   reservationName,
@@ -18,6 +19,11 @@ import {
 export interface Snapshot {
   pools: ReadonlyMap<string, IPPool>;
   reservations: ReadonlyMap<string, OverlappingRangeIPReservation>;
+  /** Set by an optimistic store after this transaction lost races for addresses: take the free
+   *  address at this index (0 = lowest) instead of the lowest, so that contenders who all lost the
+   *  same race do not all run for the same next address. When fewer free addresses exist, the last
+   *  one found is taken. Absent = lowest free, as upstream. */
+  pick?: number;
 }
 
 /** What a transaction writes. Pools are replaced whole and carry the resourceVersion they were read at
@@ -27,6 +33,9 @@ export interface Change {
   pools: IPPool[];
   createReservations: OverlappingRangeIPReservation[];
   deleteReservations: string[];
+  /** ADD: names of the reservations the result relies on (created here or already the
+   *  attachment's), so a store can drop claims it made in earlier, lost attempts. */
+  claims?: string[];
 }
 
 export const noChange = (): Change => ({ pools: [], createReservations: [], deleteReservations: [] });
@@ -64,23 +73,48 @@ const ipAt = (range: IPRange, key: string): bigint | undefined => {
 };
 
 /** The lowest address of `range` that is not excluded, not skipped and not `taken`. */
-export function lowestFree(range: IPRange, taken: (ip: bigint) => boolean): bigint | undefined {
+export function lowestFree(range: IPRange, taken: (ip: bigint) => boolean, pick = 0): bigint | undefined {
   let c = range.first;
+  let found: bigint | undefined;
+  let skip = pick;
   while (c <= range.last) {
     const ex = range.exclude.find((x) => cidrContains(x, { family: range.family, value: c }));
     if (ex) {
       c = cidrLast(ex) + 1n;
       continue;
     }
-    if (!range.skip.includes(c) && !taken(c)) return c;
+    if (!range.skip.includes(c) && !taken(c)) {
+      if (skip-- <= 0) return c;
+      found = c;
+    }
     c++;
   }
-  return undefined;
+  return found;
 }
 
 function ownedBy(r: OverlappingRangeIPReservation, o: Owner): boolean {
   if (r.ifname !== o.ifName) return false;
   return o.podRef !== "" ? r.podref === o.podRef : r.podref === "" && r.containerid === o.containerID;
+}
+
+/** An address of `range` reserved for exactly this attachment (same container ID) but not recorded in
+ *  the pool: left by an attempt that lost the pool write or was killed in between. */
+function ownClaim(
+  range: IPRange,
+  owner: Owner,
+  snap: Snapshot,
+  held: ReadonlySet<bigint>,
+  networkName: string,
+): bigint | undefined {
+  for (const r of snap.reservations.values()) {
+    if (r.containerid !== owner.containerID || !ownedBy(r, owner)) continue;
+    const ip = parseIP(r.ip || (ipFromReservationName(r.name, networkName) ?? ""));
+    if (!ip || ip.family !== range.family || ip.value < range.first || ip.value > range.last) continue;
+    if (held.has(ip.value) || range.skip.includes(ip.value)) continue;
+    if (range.exclude.some((x) => cidrContains(x, ip))) continue;
+    return ip.value;
+  }
+  return undefined;
 }
 
 /** Plans an ADD: one address per range, in order. Throws PoolExhaustedError. */
@@ -120,6 +154,7 @@ export function planAdd(
         const v = ipAt(range, key);
         if (v !== undefined) held.add(v);
       }
+      const claimed = opts.overlapping ? ownClaim(range, owner, snap, held, opts.networkName) : undefined;
       const taken = (v: bigint): boolean => {
         if (held.has(v)) return true;
         if (!opts.overlapping) return false;
@@ -128,7 +163,8 @@ export function planAdd(
         const r = snap.reservations.get(name);
         return r !== undefined && !ownedBy(r, owner);
       };
-      const v = lowestFree(range, taken);
+      // A claim this very attachment made in an earlier, interrupted attempt is used first.
+      const v = claimed ?? lowestFree(range, taken, snap.pick);
       if (v === undefined) throw new PoolExhaustedError(range);
       ip = { family: range.family, value: v };
       pool.allocations[offsetOf(range, v)] = {
@@ -141,6 +177,7 @@ export function planAdd(
     }
     if (opts.overlapping) {
       const name = reservationName(ip, opts.networkName);
+      change.claims = [...(change.claims ?? []), name];
       const r = snap.reservations.get(name);
       // A claim held by another attachment is left alone (the allocation above never picks such an
       // address; an existing allocation under a foreign claim is an inconsistency for the reconciler).

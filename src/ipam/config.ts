@@ -374,3 +374,24 @@ export function parseConfig(net: unknown): WhereaboutsConfig {
   if (isObj(ipam.kubernetes)) conf.kubernetes = ipam.kubernetes;
   return conf;
 }
+
+/** Where upstream looks for the flat-file configuration when `ipam.configuration_path` is not set. */
+export const FLAT_FILE_PATHS = [
+  "/etc/kubernetes/cni/net.d/whereabouts.d/whereabouts.conf",
+  "/etc/cni/net.d/whereabouts.d/whereabouts.conf",
+];
+
+/** Fills the `ipam` fields the network config leaves unset from the flat file (upstream merges the
+ *  same way: the network config wins). `flat` is the decoded flat file; returns a new config. */
+export function mergeFlatFile(net: unknown, flat: unknown, source: string): unknown {
+  if (flat === undefined || !isObj(net) || !isObj(net.ipam)) return net;
+  if (!isObj(flat))
+    throw new ConfigError("ipam.configuration_path", source, "the flat file must hold a JSON object");
+  const ipam: Obj = { ...net.ipam };
+  for (const [k, v] of Object.entries(flat)) {
+    if (k === "type") continue;
+    if (ipam[k] === undefined) ipam[k] = v;
+    else if (isObj(ipam[k]) && isObj(v)) ipam[k] = { ...v, ...(ipam[k] as Obj) };
+  }
+  return { ...net, ipam };
+}

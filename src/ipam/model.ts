@@ -64,3 +64,13 @@ export function reservationName(ip: IP, networkName: string): string {
 export function emptyPool(name: string, range: CIDR): IPPool {
   return { name, range: formatCIDR(range), allocations: {}, resourceVersion: "" };
 }
+
+/** The address a reservation name stands for (reverse of reservationName), or undefined. */
+export function ipFromReservationName(name: string, networkName: string): string | undefined {
+  let n = name;
+  if (networkName !== "") {
+    if (!n.startsWith(`${networkName}-`)) return undefined;
+    n = n.slice(networkName.length + 1);
+  }
+  return n.includes(".") ? n : n.replaceAll("-", ":");
+}

@@ -14,39 +14,100 @@ import {
   planDel,
   planGC,
 } from "./allocator.js";
-import { ConfigError, parseConfig, type WhereaboutsConfig } from "./config.js";
+import { ConfigError, mergeFlatFile, parseConfig, type WhereaboutsConfig } from "./config.js";
 import type { Owner } from "./model.js";
 import { type IPAMStore, StoreCorruptError, type StoreScope, StoreTimeoutError } from "./store.js";
 
 export type StoreOpener = (conf: WhereaboutsConfig) => Promise<IPAMStore>;
 
-/** Opens the datastore the config names. Both are imported lazily, so that the kubernetes store and
- *  its client library cost nothing to plugins using the file store (and the other way round). */
+/** Opens the datastore the config names. Both are imported lazily, so that the kubernetes store costs
+ *  nothing to plugins using the file store (and the other way round). The kubernetes store talks to
+ *  the API over plain node:https (kube-http.ts), not @kubernetes/client-node, to keep process start
+ *  short. */
 export const openConfiguredStore: StoreOpener = async (conf) => {
   if (conf.datastore === "file") {
     const { FileStore } = await import("./file-store.js");
     return new FileStore(conf.dataDir, conf.lockTimeoutMs);
   }
-  const [{ KubernetesStore }, { CustomObjectsIPAMClient }] = await Promise.all([
+  const [{ KubernetesStore }, { HttpIPAMClient }, { loadConnection }] = await Promise.all([
     import("./kube-store.js"),
-    import("./kube-client.js"),
+    import("./kube-http.js"),
+    import("./kubeconfig.js"),
   ]);
   const kubeconfig = conf.kubernetes?.kubeconfig;
   if (kubeconfig !== undefined && typeof kubeconfig !== "string") {
     throw new ConfigError("ipam.kubernetes.kubeconfig", kubeconfig, "must be a path");
   }
-  let client: InstanceType<typeof CustomObjectsIPAMClient>;
+  let conn: Awaited<ReturnType<typeof loadConnection>>;
   try {
-    // Upstream keeps its objects in the namespace whereabouts runs in (WHEREABOUTS_NAMESPACE).
-    client = CustomObjectsIPAMClient.fromKubeconfig(
-      kubeconfig,
-      process.env.WHEREABOUTS_NAMESPACE || "kube-system",
-    );
+    conn = await loadConnection(kubeconfig);
   } catch (e) {
     throw new ConfigError("ipam.kubernetes.kubeconfig", kubeconfig, `cannot load: ${(e as Error).message}`);
   }
-  return new KubernetesStore(client, { timeoutMs: conf.lockTimeoutMs });
+  // Upstream keeps its objects in the namespace whereabouts runs in (WHEREABOUTS_NAMESPACE).
+  const client = new HttpIPAMClient(conn, process.env.WHEREABOUTS_NAMESPACE || "kube-system");
+  const store = new KubernetesStore(client, { timeoutMs: conf.lockTimeoutMs });
+  const timing = { waitMs: 0, holdMs: 0, startMs: performance.now() };
+  return {
+    read: (s) => store.read(s),
+    transact: async (s, fn) => {
+      // Plugins on one host queue on a local flock per network before their optimistic transaction:
+      // dozens of simultaneous ADDs on one node would otherwise all race for the same address and
+      // the same pool write, and the API server spends its time on losers. Across hosts the
+      // optimistic protocol alone decides. The lock is an optimisation: without a usable lock dir the
+      // transaction runs unlocked.
+      // The TLS handshake happens while waiting for the lock, not while holding it.
+      const t0 = performance.now();
+      const [lock] = await Promise.all([hostLock(s.network, conf.lockTimeoutMs), client.warm()]);
+      const t1 = performance.now();
+      try {
+        return await store.transact(s, fn);
+      } finally {
+        lock?.release();
+        timing.waitMs += t1 - t0;
+        timing.holdMs += performance.now() - t1;
+      }
+    },
+    close: async () => {
+      client.close();
+      // Benchmarks: per-call API statistics on stderr (runtimes ignore stderr).
+      if (process.env.WHEREABOUTS_STATS)
+        process.stderr.write(
+          `${JSON.stringify({
+            requests: client.requests,
+            conflicts: store.conflicts,
+            uptimeMs: Math.round(process.uptime() * 1000),
+            lockWaitMs: Math.round(timing.waitMs),
+            lockHoldMs: Math.round(timing.holdMs),
+          })}\n`,
+        );
+    },
+  };
 };
+
+/** The host-local queue of the kubernetes datastore: `$WHEREABOUTS_LOCK_DIR` (default
+ *  `<tmpdir>/whereabouts-locks`), one lock file per network_name. */
+async function hostLock(network: string, timeoutMs: number): Promise<{ release(): void } | undefined> {
+  const [{ lockExclusive }, { mkdirSync }, { tmpdir }, { join }] = await Promise.all([
+    import("./file-store.js"),
+    import("node:fs"),
+    import("node:os"),
+    import("node:path"),
+  ]);
+  const dir = process.env.WHEREABOUTS_LOCK_DIR || join(tmpdir(), "whereabouts-locks");
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch {
+    return undefined;
+  }
+  return lockExclusive(join(dir, `${encodeURIComponent(network || "_")}.lock`), timeoutMs);
+}
+
+/** Reads the flat-file configuration: `ipam.configuration_path` when set, else the first of
+ *  FLAT_FILE_PATHS that exists. Returns the decoded JSON and where it came from, or undefined. */
+export type FlatFileLoader = (
+  configurationPath: string | undefined,
+) => { doc: unknown; source: string } | undefined;
 
 export function scopeOf(conf: WhereaboutsConfig): StoreScope {
   return {
@@ -91,12 +152,27 @@ const sameAddress = (a: string, b: string): boolean => {
   return !!x && !!y && x.family === y.family && x.address === y.address && x.prefix === y.prefix;
 };
 
-export function whereaboutsPlugin(openStore: StoreOpener = openConfiguredStore): Plugin {
+export function whereaboutsPlugin(
+  openStore: StoreOpener = openConfiguredStore,
+  loadFlatFile: FlatFileLoader = () => undefined,
+): Plugin {
+  function configOf(a: CmdArgs): WhereaboutsConfig {
+    const ipam = a.config.ipam;
+    const cp =
+      typeof ipam === "object" && ipam !== null
+        ? (ipam as Record<string, unknown>).configuration_path
+        : undefined;
+    if (cp !== undefined && typeof cp !== "string")
+      throw new ConfigError("ipam.configuration_path", cp, "must be a path");
+    const flat = loadFlatFile(cp);
+    return parseConfig(flat ? mergeFlatFile(a.config, flat.doc, flat.source) : a.config);
+  }
+
   async function withStore<T>(
     a: CmdArgs,
     run: (conf: WhereaboutsConfig, store: IPAMStore) => Promise<T>,
   ): Promise<T> {
-    const conf = parseConfig(a.config);
+    const conf = configOf(a);
     const store = await openStore(conf);
     try {
       return await run(conf, store);
@@ -165,7 +241,7 @@ export function whereaboutsPlugin(openStore: StoreOpener = openConfiguredStore):
       }),
 
     status: async (a) => {
-      const conf = parseConfig(a.config);
+      const conf = configOf(a);
       let exhausted: ReturnType<typeof exhaustedRanges>;
       try {
         const store = await openStore(conf);
@@ -202,6 +278,17 @@ export function whereaboutsPlugin(openStore: StoreOpener = openConfiguredStore):
         return new CniError(CniCode.TryAgainLater, "datastore busy, try again later", e.message);
       if (e instanceof PoolExhaustedError) return new CniError(CniCode.Other, "no free address", e.message);
       if (e instanceof StoreCorruptError) return new CniError(CniCode.Other, "datastore corrupt", e.message);
+      // kube-http.ts is loaded lazily, so its error is recognised by name: an unreachable or overloaded
+      // API server is worth a retry by the runtime (11); a refused request is not (999).
+      if (e instanceof Error && e.name === "KubeApiError") {
+        const status = (e as Error & { status?: number }).status ?? 0;
+        const again = status === 0 || status === 429 || status >= 500;
+        return new CniError(
+          again ? CniCode.TryAgainLater : CniCode.Other,
+          "kubernetes API request failed",
+          e.message,
+        );
+      }
       return undefined;
     },
   };

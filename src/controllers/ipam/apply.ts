@@ -107,8 +107,8 @@ export function byNamespace(objs: readonly KubeObject[]): Map<string, KubeObject
   const m = new Map<string, KubeObject[]>();
   for (const o of objs) {
     const ns = o.metadata.namespace ?? "";
-    let l = m.get(ns);
-    if (!l) m.set(ns, (l = []));
+    const l = m.get(ns) ?? [];
+    if (l.length === 0) m.set(ns, l);
     l.push(o);
   }
   return m;

@@ -100,9 +100,8 @@ export class IpamReconcilerController implements Controller {
 
   private noteAllocations(obj: KubeObject): void {
     const t = this.now();
-    const allocs =
-      ((obj.spec as { allocations?: Record<string, { id?: string; ifname?: string }> }) ?? {}).allocations ??
-      {};
+    const spec = obj.spec as { allocations?: Record<string, { id?: string; ifname?: string }> } | undefined;
+    const allocs = spec?.allocations ?? {};
     for (const [off, a] of Object.entries(allocs)) {
       const k = `${obj.metadata.namespace}/${obj.metadata.name}/${off}/${a.id ?? ""}/${a.ifname ?? ""}`;
       if (!this.firstSeen.has(k)) this.firstSeen.set(k, t);
