@@ -319,7 +319,36 @@ export class ObjectStorage {
    * Read-modify-write with compare-and-swap, retried on conflicts caused by others unless the caller
    * pinned a resourceVersion. `mutate` returns the desired object built from the current one.
    */
-  async update(
+  /** Writes to one key through this server run one after another: concurrent unconditional patches
+   *  then queue instead of racing on compare-and-swap and failing with 409 after a few retries
+   *  (writers that pinned a resourceVersion still get their 409 at once). */
+  private readonly writing = new Map<string, Promise<unknown>>();
+
+  private serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.writing.get(key) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.writing.set(key, tail);
+    void tail.then(() => {
+      if (this.writing.get(key) === tail) this.writing.delete(key);
+    });
+    return run;
+  }
+
+  update(
+    rt: ResourceType,
+    namespace: string,
+    name: string,
+    subresource: string,
+    mutate: (current: KubeObject) => KubeObject,
+    opts: WriteOptions & { expectResourceVersion?: string },
+  ): Promise<WriteResult> {
+    return this.serialized(this.key(rt, namespace, name), () =>
+      this.updateNow(rt, namespace, name, subresource, mutate, opts),
+    );
+  }
+
+  private async updateNow(
     rt: ResourceType,
     namespace: string,
     name: string,

@@ -7,6 +7,7 @@ import { registerAgentCommand } from "./agent.js";
 import { registerApplyCommand } from "./apply.js";
 import { registerControllersCommand } from "./controllers.js";
 import { registerDemoCommand } from "./demo.js";
+import { registerIpamCommands } from "./ipam.js";
 import { registerServerCommand } from "./server.js";
 
 const program = new Command();
@@ -21,6 +22,7 @@ registerDemoCommand(program);
 registerApplyCommand(program);
 registerAgentCommand(program);
 registerAdmCommands(program);
+registerIpamCommands(program);
 registerControllersCommand(program);
 registerRouterCommands(program);
 registerLabCommands(program);

@@ -5,6 +5,7 @@ import { CloudSimController } from "./egressip/cloud-sim.js";
 import { EgressIPController } from "./egressip/controller.js";
 import { EgressServiceController } from "./egressservice/controller.js";
 import { HostSubnetController } from "./hostsubnet/controller.js";
+import { IpamReconcilerController } from "./ipam/controller.js";
 import { LoadBalancerController } from "./loadbalancer/controller.js";
 import { NetNamespaceController } from "./netnamespace/controller.js";
 import { NodeLifecycleController } from "./nodelifecycle/controller.js";
@@ -31,5 +32,6 @@ export function allControllers(): Controller[] {
     new ReplicationControllerController(),
     new SchedulerController(),
     new EndpointsController(),
+    new IpamReconcilerController(),
   ];
 }

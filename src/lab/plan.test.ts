@@ -59,7 +59,8 @@ test("fabric: a bridge per network, a veth per interface created straight into i
   assert.ok(fab.includes("link add node1-eth1 type veth peer name eth1 netns egl-t1-node1"));
   assert.ok(fab.includes("link set node1-eth1 master br-egress up"));
   assert.ok(fab.includes("link add cp-eth0 type veth peer name eth0 netns egl-t1-cp"));
-  assert.equal(fab.filter((l) => l.includes("type veth")).length, 1 + 4 + 3 + 1 + 1);
+  // cp, 6 node interfaces (every node has eth0 and the egress NIC), router 3, ext1, web.
+  assert.equal(fab.filter((l) => l.includes("type veth")).length, 1 + 6 + 3 + 1 + 1);
 });
 
 test("hosts: addresses, default routes via their network's gateway, none on the router", () => {

@@ -21,11 +21,16 @@ test("the default topology parses and has the seed's addresses", () => {
     t.nodes.map((n) => [n.name, n.interfaces.map((i) => i.addresses[0])]),
     [
       ["node1", ["192.168.126.11/18", "192.168.12.11/24"]],
-      ["node2", ["192.168.126.12/18"]],
-      ["node3", ["192.168.126.13/18"]],
+      ["node2", ["192.168.126.12/18", "192.168.12.12/24"]],
+      ["node3", ["192.168.126.13/18", "192.168.12.13/24"]],
     ],
   );
   assert.equal(t.nodes[0]!.labels.site, "springfield-1");
+  assert.equal(
+    t.nodes[1]!.labels.site,
+    "springfield-1",
+    "a second springfield-1 node for the router RC's failover",
+  );
   assert.equal(t.nodes[1]!.labels["k8s.ovn.org/egress-assignable"], "");
   assert.deepEqual(t.controlPlane, { network: "host", address: "192.168.126.2/18", port: 6443 });
   assert.equal(t.networks[0]!.subnets[0], "192.168.64.0/18");

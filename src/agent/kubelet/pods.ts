@@ -9,12 +9,25 @@ import { closeSync, mkdirSync, openSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { clusterNetworkType, configMapType, hostSubnetType, podType } from "../../api/kinds/index.js";
+import {
+  clusterNetworkType,
+  configMapType,
+  hostSubnetType,
+  networkAttachmentDefinitionType,
+  podType,
+} from "../../api/kinds/index.js";
 import type { KubeObject } from "../../api/object.js";
 import { type Client, isNotFound } from "../../controllers/runtime/client.js";
 import { SharedInformer } from "../../controllers/runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../../controllers/runtime/workqueue.js";
 import type { Logger } from "../../util/log.js";
+import {
+  attachNetworks,
+  DhcpDaemonManager,
+  detachNetworks,
+  NETWORK_STATUS_ANNOTATION,
+  type NetworkStatus,
+} from "./attachments.js";
 import { clusterNetworkConfig, invokeCni } from "./cni.js";
 import { imageRunner } from "./images.js";
 import { deleteNetns, ensureNetns, netnsExists, netnsPath, podNetnsName } from "./netns.js";
@@ -93,6 +106,8 @@ export interface PodManagerOptions {
 }
 
 const AGENT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** The repository's bin/ (dist/src/agent/kubelet → ../../../../bin): holds the whereabouts plugin. */
+const REPO_BIN = join(AGENT_DIR, "..", "..", "..", "bin");
 const ROUTER_ENTRY = join(AGENT_DIR, "..", "router", "cli-entry.js");
 /** Retry interval while EGRESS_SOURCE is still answered by someone else, or a ConfigMap is missing. */
 const ROUTER_RETRY_MS = 1000;
@@ -103,6 +118,9 @@ export class PodManager {
   readonly informer: SharedInformer;
   private readonly queue: WorkQueue;
   private readonly pods = new Map<string, PodState>();
+  /** The reference `dhcp` daemon for attachments with `ipam.type: dhcp`, started on first use; it is
+   *  left running when the agent stops so leases stay renewed and a restarted agent reuses it. */
+  private readonly dhcp: DhcpDaemonManager;
   private readonly reportedErrors = new Map<string, string>();
   private readonly reportedStatus = new Map<string, string>();
 
@@ -112,6 +130,10 @@ export class PodManager {
     private readonly log: Logger,
   ) {
     this.informer = new SharedInformer(client, podType, log, `spec.nodeName=${opts.node}`);
+    this.dhcp = new DhcpDaemonManager(join(opts.stateDir, "dhcp.sock"), {
+      binDir: opts.cniBinDirs[0] ?? "/usr/lib/cni",
+      log: (msg) => log.info({ component: "dhcp" }, msg),
+    });
     this.queue = new WorkQueue(
       (key) => this.sync(key),
       (key, err, attempt) => this.log.warn({ err, pod: key, attempt }, "pod sync failed"),
@@ -219,8 +241,50 @@ export class PodManager {
     };
     this.pods.set(key, state);
     await this.saveState(state);
+    await this.attachSecondaryNetworks(pod, state);
     this.opts.onChange();
     return this.runContainers(pod, state, planned.plan);
+  }
+
+  /** The directories CNI plugins are searched in: the configured ones plus this repository's bin/
+   *  (the whereabouts IPAM plugin). */
+  private binDirs(): string[] {
+    return [...this.opts.cniBinDirs, REPO_BIN];
+  }
+
+  /**
+   * Secondary networks (`k8s.v1.cni.cncf.io/networks`), as Multus: each attachment's CNI config is
+   * run into the pod's namespace and the results, after the cluster network's, are written to
+   * `k8s.v1.cni.cncf.io/network-status`. A failed attachment fails the pod's setup (retried).
+   */
+  private async attachSecondaryNetworks(pod: KubeObject, state: PodState): Promise<void> {
+    const { networkStatus } = await attachNetworks({
+      pod: {
+        namespace: state.namespace,
+        name: state.name,
+        uid: state.uid,
+        ...(pod.metadata.annotations ? { annotations: pod.metadata.annotations } : {}),
+      },
+      netnsPath: netnsPath(state.netns),
+      binDirs: this.binDirs(),
+      getNetworkAttachmentDefinition: async (ns, name) => {
+        const nad = await this.client.get(networkAttachmentDefinitionType, ns, name).catch((e: unknown) => {
+          if (isNotFound(e)) return undefined;
+          throw e;
+        });
+        const config = (nad?.spec as { config?: unknown } | undefined)?.config;
+        return typeof config === "string" ? config : undefined;
+      },
+      stateDir: join(this.opts.stateDir, "attachments"),
+      dhcp: this.dhcp,
+    });
+    const status: NetworkStatus[] = [
+      { name: "egress-cluster", interface: "eth0", ips: [state.ip], default: true },
+      ...networkStatus,
+    ];
+    await this.client.patch(podType, state.namespace, state.name, {
+      metadata: { annotations: { [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status) } },
+    });
   }
 
   private async saveState(state: PodState): Promise<void> {
@@ -466,6 +530,13 @@ export class PodManager {
         // already gone
       }
     }
+    await detachNetworks({
+      pod: { namespace: state.namespace, name: state.name, uid: state.uid },
+      netnsPath: netnsPath(state.netns),
+      binDirs: this.binDirs(),
+      stateDir: join(this.opts.stateDir, "attachments"),
+      dhcp: this.dhcp,
+    }).catch((e: unknown) => this.log.warn({ err: e, pod: key }, "secondary network DEL failed"));
     const hsSubnet = await this.client
       .get(hostSubnetType, "", this.opts.node)
       .then((h) => (h as { subnet?: string }).subnet)

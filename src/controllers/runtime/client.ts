@@ -3,7 +3,7 @@
 // back as ApiRequestError carrying the HTTP status and the server's Status reason/message.
 
 import { request as httpRequest } from "node:http";
-import { request as httpsRequest, type RequestOptions } from "node:https";
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import * as k8s from "@kubernetes/client-node";
 import type { KubeObject } from "../../api/object.js";
 import type { ResourceType } from "../../api/resource.js";
@@ -43,6 +43,29 @@ function query(params: Record<string, string | undefined>): string {
     .filter(([, v]) => v)
     .map(([k, v]) => `${k}=${encodeURIComponent(v!)}`);
   return parts.length > 0 ? `?${parts.join("&")}` : "";
+}
+
+/** One keep-alive agent per TLS identity. client-node's applyToHTTPSOptions puts a NEW Agent into
+ *  the options on every call, so each request used to open a new connection: a full TLS handshake
+ *  and a new SecureContext per write (most of the controllers' CPU on a large cluster). */
+const agents = new Map<string, HttpsAgent>();
+
+function keepAliveAgent(o: RequestOptions): HttpsAgent {
+  const key = JSON.stringify([o.ca, o.cert, o.key, o.rejectUnauthorized, o.servername]);
+  let a = agents.get(key);
+  if (!a) {
+    a = new HttpsAgent({
+      keepAlive: true,
+      maxSockets: 32,
+      ...(o.ca !== undefined ? { ca: o.ca } : {}),
+      ...(o.cert !== undefined ? { cert: o.cert } : {}),
+      ...(o.key !== undefined ? { key: o.key } : {}),
+      ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+      ...(o.servername ? { servername: o.servername } : {}),
+    });
+    agents.set(key, a);
+  }
+  return a;
 }
 
 export class Client {
@@ -85,7 +108,9 @@ export class Client {
   ): Promise<T> {
     const url = new URL(path, this.server);
     const opts: RequestOptions = { method, headers: { Accept: "application/json" } };
+    // Per request, so rotated credentials are picked up; the connection is reused all the same.
     await this.kc.applyToHTTPSOptions(opts);
+    if (url.protocol === "https:") opts.agent = keepAliveAgent(opts);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     if (payload) {
       opts.headers = { ...opts.headers, "Content-Type": contentType, "Content-Length": payload.length };

@@ -22,6 +22,9 @@ export class SchedulerController implements Controller {
   private readonly latch = new EventLatch();
   /** Bindings written but not yet in the cache (pod uid → node), so they count at once. */
   private readonly recent = new Map<string, string>();
+  /** Pods this scheduler still has to bind ("ns/name"). While empty, node events and bound pods'
+   *  events cannot lead to a binding, so they do not cost a pass over every pod. */
+  private readonly unbound = new Set<string>();
 
   setup(ctx: ControllerContext): void {
     this.ctx = ctx;
@@ -30,12 +33,21 @@ export class SchedulerController implements Controller {
       () => this.reconcile(),
       (key, err, attempt) => this.log.warn({ key, err, attempt }, "scheduling failed; retrying"),
     );
-    const enqueue = () => this.queue.add(KEY);
-    ctx.informers.for(nodeType).on(enqueue);
-    ctx.informers.for(podType).on(enqueue);
+    ctx.informers.for(nodeType).on(() => {
+      if (this.unbound.size > 0) this.queue.add(KEY);
+    });
+    ctx.informers.for(podType).on((type, p) => {
+      const key = `${p.metadata.namespace}/${p.metadata.name}`;
+      if (type !== "delete" && needsBinding(p)) {
+        this.unbound.add(key);
+        this.queue.add(KEY);
+      } else if (this.unbound.delete(key) || this.unbound.size > 0) this.queue.add(KEY);
+    });
   }
 
   start(): void {
+    for (const p of this.ctx.informers.for(podType).list())
+      if (needsBinding(p)) this.unbound.add(`${p.metadata.namespace}/${p.metadata.name}`);
     this.queue.add(KEY);
   }
 
@@ -128,6 +140,13 @@ export class SchedulerController implements Controller {
     }
     return retry ? { requeueAfterMs: 50 } : undefined;
   }
+}
+
+/** Ours to bind: no nodeName, our schedulerName, not being deleted. */
+function needsBinding(p: KubeObject): boolean {
+  const spec = (p.spec ?? {}) as { schedulerName?: unknown };
+  const ours = spec.schedulerName === undefined || spec.schedulerName === "default-scheduler";
+  return ours && !podNodeName(p) && !p.metadata.deletionTimestamp;
 }
 
 function podRef(p: KubeObject) {
