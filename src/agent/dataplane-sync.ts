@@ -127,9 +127,10 @@ export class DataplaneSync {
       this.log.info("API reachable again: restarting watches before renewing egress addresses");
       try {
         await this.informers.restartAll();
+        // The caches are fresh again: recompute (holding what the API says this node holds).
+        this.stale = false;
         this.trigger();
         await this.queue.idle();
-        this.stale = false;
       } catch (e) {
         this.log.warn({ err: e }, "could not restart watches");
       } finally {
@@ -197,7 +198,14 @@ export class DataplaneSync {
     const counters = read ? Object.fromEntries(read) : undefined;
     let program = compileNodeProgram(view, counters ? { counters } : {});
     for (const w of program.warnings) this.log.warn(w, "dataplane: item skipped");
-    const deferred = await this.addressesStillHeldElsewhere(program);
+    // Cut off from the API, this node may already have lost its egress IPs to another node: it
+    // holds none until the watches were restarted (fencing), so a sync triggered meanwhile (a local
+    // pod change, a retry) cannot re-add an address from stale data.
+    const fenced = this.stale || !this.opts.apiReachable();
+    if (fenced) this.stale = true;
+    const deferred = fenced
+      ? new Set(program.ip.addresses.map((a) => a.address.split("/")[0]!))
+      : await this.addressesStillHeldElsewhere(program);
     if (deferred.size > 0) {
       // Take neither the address nor its SNAT entries yet: remote pods' flows are dropped (and
       // retried by TCP) rather than leaving with an address this node cannot receive replies for.
@@ -230,7 +238,7 @@ export class DataplaneSync {
     await this.renewLeases();
     this.applied++;
     if (res.actions.length > 0) this.log.info({ actions: res.actions.length }, "dataplane updated");
-    return deferred.size > 0 ? { requeueAfterMs: RETRY_DAD_MS } : undefined;
+    return deferred.size > 0 && !fenced ? { requeueAfterMs: RETRY_DAD_MS } : undefined;
   }
 
   /**

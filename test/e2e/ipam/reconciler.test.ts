@@ -166,10 +166,15 @@ describe("ipam reconciler controller", { timeout: 60_000 }, () => {
 
   it("frees a deleted pod's addresses at once", async () => {
     await tcp.kubectl.ok(["delete", "pod", "alive", "-n", "default"]);
+    // The pool entry goes first, its reservation right after (reservations outlive allocations).
     await eventually(
-      async () => ((await allocations("n-10.9.0.0-24")).length === 0 ? true : undefined),
+      async () =>
+        (await allocations("n-10.9.0.0-24")).length === 0 &&
+        (await tcp.client.list(overlappingRangeIPReservationType, NS)).items.length === 0
+          ? true
+          : undefined,
       10_000,
-      "prompt release",
+      "prompt release of the allocation and its reservation",
     );
     assert.deepEqual((await tcp.client.list(overlappingRangeIPReservationType, NS)).items, []);
   });

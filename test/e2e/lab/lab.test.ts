@@ -77,8 +77,8 @@ test("status --output json lists nodes, external hosts, DNS and the API", opts, 
     s.nodes.map((n) => [n.name, n.netns, n.addresses.map((a) => a.address)]),
     [
       ["node1", ns("node1"), ["192.168.126.11/18", "192.168.12.11/24"]],
-      ["node2", ns("node2"), ["192.168.126.12/18"]],
-      ["node3", ns("node3"), ["192.168.126.13/18"]],
+      ["node2", ns("node2"), ["192.168.126.12/18", "192.168.12.12/24"]],
+      ["node3", ns("node3"), ["192.168.126.13/18", "192.168.12.13/24"]],
     ],
   );
   const ext1 = s.externals.find((x) => x.name === "ext1")!;
