@@ -35,7 +35,16 @@ if (files.length === 0) {
 }
 const res = spawnSync(
   process.execPath,
-  ["--enable-source-maps", "--test", "--test-reporter=spec", "--test-concurrency=2", ...extra, ...files],
+  // A test that hangs fails after 10 minutes instead of holding CI until its deadline.
+  [
+    "--enable-source-maps",
+    "--test",
+    "--test-reporter=spec",
+    "--test-concurrency=2",
+    "--test-timeout=600000",
+    ...extra,
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(res.status ?? 1);

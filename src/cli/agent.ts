@@ -54,7 +54,10 @@ export function registerAgentCommand(program: Command): void {
           heartbeatMs: Number(o.heartbeatMs),
           ...(o.clusterDns ? { clusterDNS: o.clusterDns } : {}),
         });
-        const stop = () => void agent.stop().then(() => process.exit(0));
+        const stop = () => {
+          setTimeout(() => process.exit(0), 3000).unref();
+          void agent.stop().finally(() => process.exit(0));
+        };
         process.on("SIGINT", stop);
         process.on("SIGTERM", stop);
       },

@@ -48,7 +48,10 @@ export function registerControllersCommand(program: Command): void {
       metrics,
       leaderElection: o.leaderElect,
     });
-    const stop = () => void cp.stop().then(() => process.exit(0));
+    const stop = () => {
+      setTimeout(() => process.exit(0), 3000).unref();
+      void cp.stop().finally(() => process.exit(0));
+    };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });

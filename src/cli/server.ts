@@ -66,7 +66,11 @@ export function registerServerCommand(program: Command): void {
     const stop = () => {
       if (stopping) return;
       stopping = true;
+      // A stuck shutdown step (a watch that does not end, a lease release that hangs) must not
+      // keep the process alive: exit after a grace period regardless.
+      setTimeout(() => process.exit(0), 3000).unref();
       Promise.resolve(cp?.stop())
+        .catch(() => undefined)
         .then(() => srv.close())
         .then(
           () => process.exit(0),
