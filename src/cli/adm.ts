@@ -101,7 +101,18 @@ const view = (o: KubeObject): NetNamespaceView => ({
 });
 
 /** The newest ChangeNetwork* event about a NetNamespace: why the controller did not apply it. */
+/** The controller's reason for refusing a change: its latest ChangeNetwork* Event. The Event is
+ *  written just after the annotation is removed, so it is polled for a moment. */
 async function refusalReason(client: Client, name: string): Promise<string | undefined> {
+  for (let i = 0; i < 20; i++) {
+    const r = await latestRefusal(client, name);
+    if (r) return r;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  return undefined;
+}
+
+async function latestRefusal(client: Client, name: string): Promise<string | undefined> {
   try {
     const evs = (await client.list<KubeObject>(eventType, "default")).items.filter((e) => {
       const io = e.involvedObject as { kind?: string; name?: string } | undefined;

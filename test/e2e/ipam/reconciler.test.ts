@@ -139,8 +139,13 @@ describe("ipam reconciler controller", { timeout: 60_000 }, () => {
       "-p",
       '{"data":{"reconciler_cron_expression":"* * * * *"}}',
     ]);
+    // The pool entry is removed first and its reservation right after: wait for both.
     await eventually(
-      async () => ((await allocations("n-10.9.0.0-24")).length === 1 ? true : undefined),
+      async () =>
+        (await allocations("n-10.9.0.0-24")).length === 1 &&
+        (await tcp.client.list(overlappingRangeIPReservationType, NS)).items.length === 1
+          ? true
+          : undefined,
       20_000,
       "cron run",
     );
