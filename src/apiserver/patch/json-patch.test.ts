@@ -86,9 +86,9 @@ const rfcOk: { name: string; doc: unknown; patch: unknown[]; want: unknown }[] =
     patch: [
       { op: "copy", from: "/a", path: "/b" },
       { op: "test", path: "/b", value: { y: [1, { z: 2 }], x: 1 } },
-      { op: "replace", path: "", value: { only: true } },
+      { op: "replace", path: "", value: { whole: true } },
     ],
-    want: { only: true },
+    want: { whole: true },
   },
   {
     name: "kubectl patch --type=json on a Pod: add label with / in key, remove container, append toleration",
