@@ -21,6 +21,7 @@ import { type Client, isNotFound } from "../../controllers/runtime/client.js";
 import { SharedInformer } from "../../controllers/runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../../controllers/runtime/workqueue.js";
 import type { Logger } from "../../util/log.js";
+import { run } from "../exec.js";
 import {
   attachNetworks,
   DhcpDaemonManager,
@@ -521,6 +522,16 @@ export class PodManager {
   }
 
   private async teardown(key: string, state: PodState): Promise<void> {
+    // Everything running in the pod's namespace ends with it, including programs a restarted agent
+    // no longer has in its records (a namespace outlives its mount while a process is inside).
+    const inside = await run("ip", ["netns", "pids", state.netns], { allowFailure: true });
+    for (const pid of inside.stdout.split(/\s+/).filter(Boolean).map(Number)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
     for (const pid of state.pids) {
       try {
         const cmd = await readFile(`/proc/${pid}/cmdline`, "utf8");
