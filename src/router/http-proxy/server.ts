@@ -90,7 +90,9 @@ function hostHeaders(raw: readonly string[]): string[] {
   return out;
 }
 
-function rawResponse(socket: Duplex, status: number, text: string, reason: string): void {
+/** A plain-text answer on a raw socket (CONNECT, upgrades); the reason phrase is HTTP's own. */
+function rawResponse(socket: Duplex, status: number, reason: string): void {
+  const text = http.STATUS_CODES[status] ?? "Error";
   const body = `egress-router: ${reason}\n`;
   if (!socket.writable) {
     socket.destroy();
@@ -242,24 +244,24 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
       target = parseConnectTarget(url);
     } catch (e) {
       emit({ kind: "reject", method, target: url, reason: (e as Error).message });
-      return rawResponse(client, 400, "Bad Request", (e as Error).message);
+      return rawResponse(client, 400, (e as Error).message);
     }
     const hostProblem = checkHostHeader(req, target);
     if (hostProblem) {
       emit({ kind: "reject", method, target: url, reason: hostProblem });
-      return rawResponse(client, 400, "Bad Request", hostProblem);
+      return rawResponse(client, 400, hostProblem);
     }
     const auth = await authorize(target.host);
     if (!auth.ok) {
       emit({ kind: auth.status === 403 ? "deny" : "error", method, target: url, reason: auth.reason });
-      return rawResponse(client, auth.status, auth.status === 403 ? "Forbidden" : "Bad Gateway", auth.reason);
+      return rawResponse(client, auth.status, auth.reason);
     }
     let upstream: net.Socket;
     try {
       upstream = await connectAny(auth.addresses, target.port, connectTimeoutMs);
     } catch (e) {
       emit({ kind: "error", method, target: url, reason: (e as Error).message });
-      return rawResponse(client, 502, "Bad Gateway", (e as Error).message);
+      return rawResponse(client, 502, (e as Error).message);
     }
     if (client.destroyed) {
       upstream.destroy();
@@ -299,11 +301,9 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
       target: req.url ?? "",
       reason: "upgrade not supported",
     });
-    rawResponse(socket, 501, "Not Implemented", "protocol upgrade through the proxy is not supported");
+    rawResponse(socket, 501, "protocol upgrade through the proxy is not supported");
   });
-  server.on("clientError", (_e, socket: Duplex) =>
-    rawResponse(socket, 400, "Bad Request", "malformed request"),
-  );
+  server.on("clientError", (_e, socket: Duplex) => rawResponse(socket, 400, "malformed request"));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
