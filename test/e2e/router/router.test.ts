@@ -290,6 +290,9 @@ test(
   "seed 004 egress-1 waits while egress-multi holds the same source, then serves the Service egress-1",
   opts,
   async () => {
+    // egress-multi (seed 001) must hold 192.168.12.99 before seed 004 arrives, or egress-1 may win
+    // the address first and the roles this test checks are swapped.
+    await running("egress-multi");
     apply(SEED_004);
     // Both seeds use 192.168.12.99: the second router must not take it while the first answers.
     const waiting = await until("egress-1 waiting for its source", async () => {
