@@ -28,7 +28,7 @@ export function registerDemoCommand(program: Command): void {
     .option(
       "--examples <dir>",
       "directory of example manifests",
-      join(repoRoot(), "..", "shared", "examples"),
+      join(repoRoot(), "examples", "seed"),
     )
     .action(async (o: { dataDir: string; listen: string; examples: string }) => {
       const srv = await startApiServer({ dataDir: resolve(o.dataDir), listen: o.listen });

@@ -18,5 +18,6 @@ function findRoot(dir: string): string {
 }
 export const REPO_ROOT = findRoot(here);
 export const DEFAULT_TOPOLOGY = join(REPO_ROOT, "lab", "topology.yaml");
-export const EXAMPLES_DIR = join(REPO_ROOT, "..", "shared", "examples");
+/** The seed examples, vendored unchanged from the seeds (examples/seed/README.md). */
+export const EXAMPLES_DIR = join(REPO_ROOT, "examples", "seed");
 export const defaultStateDir = (id: string): string => join(REPO_ROOT, ".lab", id);

@@ -33,12 +33,12 @@ function check(o: Record<string, unknown>, old?: Record<string, unknown>) {
   return validateObject(rtFor(o), o, old as KubeObject | undefined);
 }
 
-/** The repository's shared examples: <repo>/../shared/examples (or $EGRESS_EXAMPLES_DIR). */
+/** The seed examples vendored in the repository: <repo>/examples/seed (or $EGRESS_EXAMPLES_DIR). */
 function examplesDir(): string {
   if (process.env.EGRESS_EXAMPLES_DIR) return process.env.EGRESS_EXAMPLES_DIR;
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  return join(dir, "..", "shared", "examples");
+  return join(dir, "examples", "seed");
 }
 
 function loadExamples(): { file: string; obj: Record<string, unknown> }[] {

@@ -1,5 +1,5 @@
 // Secondary-network attachments end to end (root): the NetworkAttachmentDefinitions of
-// shared/examples/003-ipam.yaml (parsed from the file, bridge names made unique) attached to a pod
+// examples/seed/003-ipam.yaml (parsed from the file, bridge names made unique) attached to a pod
 // network namespace by src/agent/kubelet/attachments.ts, with the reference plugins from /usr/lib/cni
 // run inside a node namespace we create, whereabouts (kubernetes datastore, our API server) through a
 // shim dir, and DHCP from a real dnsmasq behind the dhcp bridge via the reference dhcp daemon. Every

@@ -1,5 +1,5 @@
 // The egress router in the lab (issue 5 points 2 and 5): the seeds' router pods
-// (../shared/examples/001 and 004, applied unchanged with `egress apply`) run on the lab kubelet;
+// (examples/seed/001 and 004, applied unchanged with `egress apply`) run on the lab kubelet;
 // a client pod on another node connects to them directly and through Services, and the outside
 // server `web` reports the source it saw. Also: a router without fallback refuses other ports,
 // legacy / unit-test / dns-proxy modes, a bad configuration reported on the pod, the ConfigMap read
@@ -26,9 +26,9 @@ import { lab, newLabId, SKIP } from "../lab/helpers.js";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROBE = join(HERE, "probe.js");
 const CLI = fileURLToPath(new URL("../../../src/cli/main.js", import.meta.url));
-const EXAMPLES = ["../shared/examples", "../../shared/examples", "/work/shared/examples"]
-  .map((p) => join(repoRoot(), p))
-  .find((p) => existsSync(join(p, "001-egress-router-redirect.yaml")));
+const EXAMPLES = [join(repoRoot(), "examples", "seed")].find((p) =>
+  existsSync(join(p, "001-egress-router-redirect.yaml")),
+);
 const SEED_001 = EXAMPLES ? join(EXAMPLES, "001-egress-router-redirect.yaml") : "";
 const SEED_004 = EXAMPLES ? join(EXAMPLES, "004-egress-router-modes.yaml") : "";
 const skip = SKIP || (EXAMPLES ? false : "seed examples not found");

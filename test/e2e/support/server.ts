@@ -31,5 +31,5 @@ function findRoot(dir: string): string {
   for (let d = dir; d !== dirname(d); d = dirname(d)) if (existsSync(join(d, "package.json"))) return d;
   throw new Error(`no package.json above ${dir}`);
 }
-/** The seed examples: shared/ sits beside the repository. */
-export const EXAMPLES_DIR = join(REPO_ROOT, "..", "shared", "examples");
+/** The seed examples, vendored unchanged in the repository (examples/seed/README.md). */
+export const EXAMPLES_DIR = join(REPO_ROOT, "examples", "seed");
