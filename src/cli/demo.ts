@@ -25,11 +25,7 @@ export function registerDemoCommand(program: Command): void {
     .description("run the API server with the seed examples applied")
     .option("--data-dir <dir>", "data directory", join(repoRoot(), ".lab", "demo"))
     .option("--listen <host:port>", "address to serve HTTPS on", "127.0.0.1:6443")
-    .option(
-      "--examples <dir>",
-      "directory of example manifests",
-      join(repoRoot(), "examples", "seed"),
-    )
+    .option("--examples <dir>", "directory of example manifests", join(repoRoot(), "examples", "seed"))
     .action(async (o: { dataDir: string; listen: string; examples: string }) => {
       const srv = await startApiServer({ dataDir: resolve(o.dataDir), listen: o.listen });
       const kc = new k8s.KubeConfig();
