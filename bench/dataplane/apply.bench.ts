@@ -1,6 +1,6 @@
 // Benchmark of the node program at scale: 10,000 pods on this node, 1,000 EgressIPs of 10 pods each
 // (half held by this node, half by one or two other nodes), 200 services. Measures compile time,
-// program size, `nft -f` apply time (first apply, identical re-apply, re-apply after one pod was added),
+// program size, `nft -f` apply time (first apply, identical re-apply, re-apply after one pod was added, element delta for that pod),
 // `nft --check` time and the `ip` reconcile (500 egress addresses, routes, rules; announcements off).
 // Runs inside a network namespace it creates and deletes (needs root).
 // Run after building: node <out>/bench/dataplane/apply.bench.js [--pods N] [--egressips N] [--runs N]
@@ -10,6 +10,7 @@ import type { EgressIPView, NodeView, ServiceView } from "../../src/dataplane/co
 import { RealIp } from "../../src/dataplane/ip/execer.js";
 import { applySysctls, reconcileIp } from "../../src/dataplane/ip/reconciler.js";
 import { RealNft } from "../../src/dataplane/nft/execer.js";
+import { elementDelta } from "../../src/dataplane/nft/incremental.js";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +47,9 @@ function view(pods: number): NodeView {
     const n2 = { ip: eip(0), node: "n2", nodeIP: "192.168.126.12" };
     const n3 = { ip: eip(1), node: "n3", nodeIP: "192.168.126.13" };
     const ips = e % 2 === 0 ? [n1] : e % 4 === 1 ? [n2] : [n2, n3];
-    egressIPs.push({ name: `e${e}`, ips, podIPs: podIPs.slice(e * per, (e + 1) * per) });
+    // Pods beyond PODS (the "one pod added" case) join the last EgressIP.
+    const end = e === EIPS - 1 ? pods : (e + 1) * per;
+    egressIPs.push({ name: `e${e}`, ips, podIPs: podIPs.slice(e * per, end) });
   }
   const services: ServiceView[] = Array.from({ length: 200 }, (_, s) => ({
     namespace: "bench",
@@ -112,6 +115,20 @@ try {
     await nft.check(program.nft);
     check.push(performance.now() - t0);
   }
+  // Incremental: the element delta to the grown program and back (what the agent applies when only
+  // set/map elements changed), including the time to compute the delta.
+  const delta: number[] = [];
+  let deltaLines = 0;
+  await nft.apply(program.nft);
+  for (let i = 0; i < RUNS; i++) {
+    const [from, to] = i % 2 === 0 ? [program.nft, grown.nft] : [grown.nft, program.nft];
+    t0 = performance.now();
+    const d = elementDelta(from, to);
+    if (d === undefined) throw new Error("one more pod changed the table's structure");
+    await nft.apply(d);
+    delta.push(performance.now() - t0);
+    deltaLines = Math.max(deltaLines, d.split("\n").length - 1);
+  }
   const cpu: number[] = [];
   for (let i = 0; i < RUNS; i++) cpu.push(nftCpuMs(program.nft));
   t0 = performance.now();
@@ -143,6 +160,9 @@ try {
           nftReapplyMedian: fmt(median(reapply)),
           nftReapplyMax: fmt(Math.max(...reapply)),
           nftApplyAfterPodAddMedian: fmt(median(change)),
+          deltaAfterPodAddMedian: fmt(median(delta)),
+          deltaAfterPodAddMax: fmt(Math.max(...delta)),
+          deltaLines,
           nftCheckMedian: fmt(median(check)),
           nftReapplyCpuMedian: fmt(median(cpu)),
           ipReconcileFirst: fmt(ipFirstMs),
