@@ -1,13 +1,673 @@
-// PLACEHOLDER (lead): compilePolicyProgram's signature, so the agent can be wired while the compiler
-// is written. Replaced by the policy compiler.
-import { POLICY_TABLE, type PolicyProgram, type PolicyView } from "./types.js";
+// The policy compiler: PolicyView (what the API says) → PolicyProgram (table `inet egress-policy` as a
+// structured IR, the nft script rendered from it, warnings). Pure and deterministic: the same view
+// renders byte-identical text (every list is sorted). No I/O. Design: docs/policy.md.
+//
+// Base chain `forward` (filter hook forward), in this order:
+//  a. multitenant (mode multitenant): every pod → pod packet, before conntrack, is checked by netid
+//     with lookups: `ip saddr vmap @mt_src` → one chain per netid `ip daddr @mt_<netid> return; drop`;
+//  b. mark POD_OUTSIDE_MARK on this node's pods' packets to destinations outside the cluster;
+//  c. `ct state established,related accept`;
+//  d. NetworkPolicy (mode networkpolicy): pod address → per-group chain (pods with equal allow lists
+//     share one) with two disjoint lookups;
+//  e. egress firewall: this node's pods' new flows to outside destinations; DNS to the resolvers first,
+//     then pod address → per-namespace chain: first-match rules compiled into two disjoint verdict
+//     maps (classify.ts), so the cost per flow does not grow with the number of rules.
+// Per-packet cost never grows with the number of pods, projects, policies or firewall rules.
+import { type LabelSelector, matchesLabelSelector } from "../../../api/selector.js";
+import { containsV4, maskV4, parseV4, parseV4CIDR, type V4CIDR } from "../ipv4.js";
+import { CompileError } from "../node-program.js";
+import type { CompileWarning } from "../types.js";
+import { type ClassRule, classify, unionRanges, V4_MAX } from "./classify.js";
+import {
+  type IrChain,
+  type IrElement,
+  type IrRule,
+  type IrSet,
+  type IrVerdict,
+  L4_ORDER,
+  l4Of,
+  mergeAdjacent,
+  type PolicyIR,
+  type PolicyOrigin,
+  renderPolicyIR,
+} from "./ir.js";
+import { type ResolvedNetworkPolicies, resolveNetworkPolicies } from "./networkpolicy.js";
+import {
+  ADMIN_CHAIN,
+  ADMIN_TABLE,
+  type AllowEntry,
+  type EgressFirewallView,
+  POD_OUTSIDE_MARK,
+  POLICY_TABLE,
+  type PolicyProgram,
+  type PolicyView,
+  type V4Range,
+} from "./types.js";
 
-export function compilePolicyProgram(_view: PolicyView): PolicyProgram {
-  const T = `${POLICY_TABLE.family} ${POLICY_TABLE.name}`;
-  return {
-    table: POLICY_TABLE,
-    nft: `table ${T} {}\ndelete table ${T}\ntable ${T} {\n}\n`,
-    warnings: [],
-    stats: {},
-  };
+export { CompileError };
+
+/** The admin table's base chain (owned by the agent; `hook` itself is an nft keyword). */
+export const ADMIN_HOOK_CHAIN = "admin-hook";
+export const BASE_CHAIN = "forward";
+
+/** 224.0.0.0/4 */
+const MULTICAST: V4Range = { start: 0xe0000000, end: 0xefffffff };
+const rangeOf = (c: V4CIDR): V4Range => ({ start: c.net, end: (c.net | ~maskV4(c.prefix)) >>> 0 });
+const ALL: V4Range = { start: 0, end: V4_MAX };
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function requireCIDR(field: string, s: string): V4CIDR {
+  const c = parseV4CIDR(s);
+  if (!c) throw new CompileError(field, s, "must be an IPv4 CIDR");
+  return c;
 }
+
+/** A NetworkPolicy group (pods with equal allow lists) with at most this many entries gets one rule
+ *  per entry (peer sets shared across groups); a larger one gets two classified lookups. */
+export const NP_INLINE_MAX = 16;
+
+export interface PolicyCompileOptions {
+  /** Overrides NP_INLINE_MAX (tests force either rendering). */
+  npInlineMax?: number;
+}
+
+export function compilePolicyProgram(view: PolicyView, opts: PolicyCompileOptions = {}): PolicyProgram {
+  const np = view.mode === "networkpolicy" ? resolveNetworkPolicies(view) : { pods: [], warnings: [] };
+  return compileWithResolved(view, np, opts);
+}
+
+/** compilePolicyProgram with the NetworkPolicy resolution given (tests drive random allow lists). */
+export function compileWithResolved(
+  view: PolicyView,
+  np: ResolvedNetworkPolicies,
+  opts: PolicyCompileOptions = {},
+): PolicyProgram {
+  const warnings: CompileWarning[] = [];
+  const warn = (field: string, value: unknown, detail: string) => warnings.push({ field, value, detail });
+  const sets: IrSet[] = [];
+  const chains: IrChain[] = [];
+  const stats: Record<string, number> = {};
+
+  const podSubnet = requireCIDR("podSubnet", view.podSubnet);
+  const clusterCIDRs = view.clusterCIDRs.map((c, i) => requireCIDR(`clusterCIDRs[${i}]`, c));
+  const serviceCIDR = requireCIDR("serviceCIDR", view.serviceCIDR);
+  const inCluster = (ip: number) => clusterCIDRs.some((c) => containsV4(c, ip));
+
+  const nodeRanges: V4Range[] = [];
+  view.nodes.forEach((n, i) => {
+    n.ips.forEach((s, j) => {
+      const ip = parseV4(s);
+      if (ip === undefined) {
+        if (!s.includes(":")) warn(`nodes[${i}].ips[${j}]`, s, "not an IPv4 address; skipped");
+        return;
+      }
+      nodeRanges.push({ start: ip, end: ip });
+    });
+  });
+  // Multicast never "leaves the cluster": the multicast table decides who receives it.
+  const clusterDsts = unionRanges([
+    ...clusterCIDRs.map(rangeOf),
+    rangeOf(serviceCIDR),
+    ...nodeRanges,
+    MULTICAST,
+  ]);
+  // Egress firewalls filter everything outside the pod and service networks, node addresses
+  // included (as OVN-Kubernetes: that is what `to.nodeSelector` rules are for). A pod's own node is
+  // reached through the input hook and is never filtered here.
+  const fwInside = unionRanges([...clusterCIDRs.map(rangeOf), rangeOf(serviceCIDR), MULTICAST]);
+  const addrSet = (name: string, ranges: V4Range[], interval: boolean, origin?: PolicyOrigin): IrSet => ({
+    name,
+    key: "daddr",
+    interval,
+    map: false,
+    elements: ranges.map((addr) => ({ addr, ...(origin ? { origin } : {}) })),
+  });
+  sets.push(addrSet("cluster_cidrs", unionRanges(clusterCIDRs.map(rangeOf)), true));
+  sets.push(addrSet("cluster_dsts", clusterDsts, true));
+  sets.push(addrSet("fw_inside", fwInside, true));
+
+  // Pods on the pod network, one per address (the first by namespace/name wins a duplicate).
+  const pods = [...view.pods].sort((a, b) =>
+    a.namespace === b.namespace ? cmp(a.name, b.name) : cmp(a.namespace, b.namespace),
+  );
+  const podByIP = new Map<number, (typeof pods)[number]>();
+  for (const p of pods) {
+    const ip = parseV4(p.ip);
+    if (ip === undefined) {
+      warn(`pods[${p.namespace}/${p.name}].ip`, p.ip, "not an IPv4 address; pod skipped");
+      continue;
+    }
+    if (!inCluster(ip)) continue; // host-network pod: not on the pod network
+    const other = podByIP.get(ip);
+    if (other) {
+      warn(
+        `pods[${p.namespace}/${p.name}].ip`,
+        p.ip,
+        `address also used by ${other.namespace}/${other.name}; skipped`,
+      );
+      continue;
+    }
+    podByIP.set(ip, p);
+  }
+  const podIPs = [...podByIP.keys()].sort(byNumber);
+  stats.pods = podIPs.length;
+
+  const fwd: IrRule[] = [];
+  // a. Multitenant isolation.
+  if (view.mode === "multitenant") {
+    const netids = new Map<string, number | undefined>(view.namespaces.map((n) => [n.name, n.netid]));
+    const global: number[] = [];
+    const byNetid = new Map<number, number[]>();
+    const src: IrElement[] = [];
+    for (const ip of podIPs) {
+      const netid = netids.get(podByIP.get(ip)!.namespace);
+      const one = { start: ip, end: ip };
+      if (netid === 0) global.push(ip);
+      else if (netid === undefined)
+        src.push({
+          addr: one,
+          verdict: { kind: "drop" },
+          origin: { kind: "multitenant", verdict: "drop", reason: "no-netid" },
+        });
+      else {
+        let l = byNetid.get(netid);
+        if (!l) {
+          l = [];
+          byNetid.set(netid, l);
+        }
+        l.push(ip);
+        src.push({ addr: one, verdict: { kind: "goto", chain: `mt-${netid}` } });
+      }
+    }
+    const gOrigin: PolicyOrigin = { kind: "multitenant", verdict: "allow", reason: "global" };
+    sets.push(addrSet("mt_global", global.map(one), false));
+    sets.push({ name: "mt_src", key: "saddr", interval: false, map: true, elements: src });
+    for (const [netid, ips] of byNetid) {
+      sets.push(addrSet(`mt_${netid}`, ips.map(one), false));
+      chains.push({
+        name: `mt-${netid}`,
+        rules: [
+          {
+            match: [{ kind: "lookup", key: "daddr", set: `mt_${netid}` }],
+            action: verdict("return"),
+            origin: { kind: "multitenant", verdict: "allow", reason: "same-netid", netid },
+          },
+          {
+            match: [],
+            action: verdict("drop"),
+            origin: { kind: "multitenant", verdict: "drop", reason: "other-netid", netid },
+          },
+        ],
+      });
+    }
+    chains.push({
+      name: "multitenant",
+      rules: [
+        {
+          match: [{ kind: "lookup", key: "saddr", set: "mt_global" }],
+          action: verdict("return"),
+          origin: gOrigin,
+        },
+        {
+          match: [{ kind: "lookup", key: "daddr", set: "mt_global" }],
+          action: verdict("return"),
+          origin: gOrigin,
+        },
+        { match: [], action: { kind: "vmap", key: "saddr", map: "mt_src" } },
+        {
+          match: [],
+          action: verdict("drop"),
+          origin: { kind: "multitenant", verdict: "drop", reason: "unknown-pod" },
+        },
+      ],
+    });
+    fwd.push({
+      match: [
+        { kind: "lookup", key: "saddr", set: "cluster_cidrs" },
+        { kind: "lookup", key: "daddr", set: "cluster_cidrs" },
+      ],
+      action: { kind: "verdict", verdict: { kind: "jump", chain: "multitenant" } },
+    });
+    stats.netids = byNetid.size;
+  }
+
+  // b. Mark this node's pods' packets to outside the cluster for the admin chain.
+  const outside = [
+    { kind: "prefix" as const, field: "saddr" as const, net: podSubnet.net, prefix: podSubnet.prefix },
+    { kind: "lookup" as const, key: "daddr" as const, set: "cluster_dsts", neg: true },
+  ];
+  fwd.push({ match: outside, action: { kind: "markOr", bits: POD_OUTSIDE_MARK } });
+  // Multicast: delivery per project is the multicast table's decision (docs/policy.md "Multicast");
+  // NetworkPolicy and egress firewalls do not apply to it.
+  fwd.push({
+    match: [{ kind: "prefix", field: "daddr", net: MULTICAST.start, prefix: 4 }],
+    action: verdict("accept"),
+    origin: { kind: "multicast" },
+  });
+  // c. Established flows.
+  fwd.push({
+    match: [{ kind: "ctstate", states: ["established", "related"] }],
+    action: verdict("accept"),
+    origin: { kind: "conntrack" },
+  });
+
+  // d. NetworkPolicy.
+  if (view.mode === "networkpolicy") {
+    warnings.push(...np.warnings);
+    const inlineMax = opts.npInlineMax ?? NP_INLINE_MAX;
+    const peerSets = new Map<string, string>();
+    const peerSet = (ranges: V4Range[]): string => {
+      const merged = unionRanges(ranges);
+      const key = merged.map((r) => `${r.start}-${r.end}`).join(",");
+      let name = peerSets.get(key);
+      if (name === undefined) {
+        name = `np_peers_${peerSets.size}`;
+        peerSets.set(key, name);
+        sets.push({
+          name,
+          key: "daddr",
+          interval: true,
+          map: false,
+          elements: merged.map((addr) => ({ addr })),
+        });
+      }
+      return name;
+    };
+    for (const direction of ["egress", "ingress"] as const) {
+      const groups = new Map<string, { entries: AllowEntry[]; pods: number[] }>();
+      const seen = new Set<number>();
+      for (const p of np.pods) {
+        if (!(direction === "egress" ? p.egressIsolated : p.ingressIsolated) || seen.has(p.ip)) continue;
+        seen.add(p.ip);
+        const entries = direction === "egress" ? p.egress : p.ingress;
+        // Cheap key (a hash of the peer ranges), confirmed by comparing the entries themselves.
+        const base = entries.map(entryKey).join(";");
+        let g: { entries: AllowEntry[]; pods: number[] } | undefined;
+        for (let k = 0; ; k++) {
+          const key = `${base}#${k}`;
+          g = groups.get(key);
+          if (!g) {
+            g = { entries, pods: [] };
+            groups.set(key, g);
+          } else if (!sameEntries(g.entries, entries)) continue;
+          break;
+        }
+        g.pods.push(p.ip);
+      }
+      const ordered = [...groups.values()].map((g) => ({ ...g, pods: g.pods.sort(byNumber) }));
+      ordered.sort((a, b) => a.pods[0]! - b.pods[0]!);
+      const short = direction === "egress" ? "eg" : "in";
+      const podMap: IrElement[] = [];
+      ordered.forEach((g, n) => {
+        const chain = `np-${short}-${n}`;
+        for (const ip of g.pods) podMap.push({ addr: one(ip), verdict: { kind: "jump", chain } });
+        const peer = direction === "egress" ? "daddr" : "saddr";
+        const body: IrRule[] = [];
+        if (g.entries.length <= inlineMax) {
+          // Few entries: one rule each, peers in sets shared by every group (a namespace's pods are
+          // one set however many groups allow them).
+          for (const en of g.entries) {
+            const match: IrRule["match"] = [];
+            if (en.peers !== "any") match.push({ kind: "lookup", key: peer, set: peerSet(en.peers) });
+            if (en.protocol) match.push({ kind: "l4proto", protos: [l4Of(en.protocol)] });
+            if (en.protocol && en.ports) match.push({ kind: "dport", ports: en.ports });
+            body.push({ match, action: verdict("return"), origin: npOrigin(en) });
+          }
+          body.push({
+            match: [],
+            action: verdict("drop"),
+            origin: { kind: "networkpolicy-isolation", direction },
+          });
+          chains.push({ name: chain, rules: body });
+          return;
+        }
+        // Many entries: first-match classification into two disjoint lookups for this group.
+        const rules: ClassRule[] = g.entries.map((en) => ({
+          ranges: en.peers === "any" ? [ALL] : en.peers,
+          ...(en.protocol ? { l4: [{ l4: l4Of(en.protocol), ports: en.ports ?? [0, 65535] }] } : {}),
+        }));
+        const c = classify(rules);
+        if (c.ports.length > 0) {
+          const name = `np_${short}_${n}_ports`;
+          sets.push({
+            name,
+            key: `${peer}.l4.dport`,
+            interval: true,
+            map: false,
+            elements: c.ports.map((b) => ({
+              addr: b.addr,
+              l4: b.l4,
+              ports: b.ports,
+              origin: npOrigin(g.entries[b.rule]!),
+            })),
+          });
+          body.push({
+            match: [
+              { kind: "l4proto", protos: [...L4_ORDER] },
+              { kind: "lookup", key: `${peer}.l4.dport`, set: name },
+            ],
+            action: verdict("return"),
+          });
+        }
+        if (c.addr.length > 0) {
+          const name = `np_${short}_${n}_addr`;
+          sets.push({
+            name,
+            key: peer,
+            interval: true,
+            map: false,
+            elements: c.addr.map((a) => ({ addr: a.addr, origin: npOrigin(g.entries[a.rule]!) })),
+          });
+          body.push({ match: [{ kind: "lookup", key: peer, set: name }], action: verdict("return") });
+        }
+        body.push({
+          match: [],
+          action: verdict("drop"),
+          origin: { kind: "networkpolicy-isolation", direction },
+        });
+        chains.push({ name: chain, rules: body });
+      });
+      const mapName = `np_${direction}_pods`;
+      podMap.sort((a, b) => a.addr.start - b.addr.start);
+      const key = direction === "egress" ? "saddr" : "daddr";
+      sets.push({ name: mapName, key, interval: false, map: true, elements: podMap });
+      fwd.push({ match: [], action: { kind: "vmap", key, map: mapName } });
+      stats[`np${direction === "egress" ? "Egress" : "Ingress"}Groups`] = ordered.length;
+      stats[`np${direction === "egress" ? "Egress" : "Ingress"}Pods`] = podMap.length;
+    }
+  } else if (view.networkPolicies.length > 0) {
+    warn(
+      "networkPolicies",
+      view.networkPolicies.length,
+      `NetworkPolicy is not enforced in mode ${view.mode}; ignored`,
+    );
+  }
+
+  // e. Egress firewall.
+  const dns: number[] = [];
+  view.dnsServers.forEach((s, i) => {
+    const ip = parseV4(s);
+    if (ip === undefined) {
+      if (!s.includes(":")) warn(`dnsServers[${i}]`, s, "not an IPv4 address; skipped");
+    } else dns.push(ip);
+  });
+  sets.push(addrSet("dns_servers", [...new Set(dns)].sort(byNumber).map(one), false));
+  const fwRules: IrRule[] = [
+    {
+      match: [
+        { kind: "lookup", key: "daddr", set: "dns_servers" },
+        { kind: "l4proto", protos: ["tcp", "udp"] },
+        { kind: "dport", ports: [53, 53] },
+      ],
+      action: verdict("accept"),
+      origin: { kind: "dns" },
+    },
+  ];
+  const fwPods: IrElement[] = [];
+  const localByNs = new Map<string, number[]>();
+  for (const ip of podIPs) {
+    const p = podByIP.get(ip)!;
+    if (!p.local || !containsV4(podSubnet, ip)) continue;
+    let l = localByNs.get(p.namespace);
+    if (!l) {
+      l = [];
+      localByNs.set(p.namespace, l);
+    }
+    l.push(ip);
+  }
+  const byNs = new Map<string, EgressFirewallView[]>();
+  view.egressFirewalls.forEach((f, i) => {
+    if (!DNS_LABEL.test(f.namespace) || f.namespace.length > 63) {
+      warn(`egressFirewalls[${i}].namespace`, f.namespace, "not a namespace name; skipped");
+      return;
+    }
+    if (f.effect === "Ignored") return;
+    let l = byNs.get(f.namespace);
+    if (!l) {
+      l = [];
+      byNs.set(f.namespace, l);
+    }
+    l.push(f);
+  });
+  let fwElements = 0;
+  for (const ns of [...byNs.keys()].sort()) {
+    // A namespace without pods on this node needs no chain here (its firewall is enforced at its pods' nodes).
+    const local = localByNs.get(ns);
+    if (!local) continue;
+    const fws = byNs.get(ns)!.sort((a, b) => cmp(a.kind, b.kind) || cmp(a.name, b.name));
+    const chain = `fw/${ns}`;
+    const body: IrRule[] = [];
+    const only = fws[0]!;
+    if (fws.length > 1 || only.effect === "DropAll") {
+      if (fws.length > 1 && fws.every((f) => f.effect === "Enforced"))
+        warn(
+          `egressFirewalls[${ns}]`,
+          fws.map((f) => `${f.kind}/${f.name}`),
+          "several egress firewalls in one namespace: all outside traffic of the namespace is dropped",
+        );
+      body.push({
+        match: [],
+        action: verdict("drop"),
+        origin: {
+          kind: "egressfirewall-dropall",
+          namespace: ns,
+          firewalls: fws.map((f) => `${f.kind}/${f.name}`),
+        },
+      });
+    } else {
+      const fwOrigin = { namespace: ns, firewallKind: only.kind, name: only.name };
+      const { rules, origins } = firewallRules(view, only, warn);
+      const c = classify(rules);
+      const v = (rule: number): { verdict: IrVerdict; origin: PolicyOrigin } => ({
+        verdict: { kind: origins[rule]!.type === "Allow" ? "accept" : "drop" },
+        origin: {
+          kind: "egressfirewall",
+          ...fwOrigin,
+          rule: origins[rule]!.index,
+          type: origins[rule]!.type,
+        },
+      });
+      if (c.ports.length > 0) {
+        const name = `fw_${ns}_ports`;
+        sets.push({
+          name,
+          key: "daddr.l4.dport",
+          interval: true,
+          map: true,
+          elements: c.ports.map((b) => ({ addr: b.addr, l4: b.l4, ports: b.ports, ...v(b.rule) })),
+        });
+        body.push({
+          match: [{ kind: "l4proto", protos: [...L4_ORDER] }],
+          action: { kind: "vmap", key: "daddr.l4.dport", map: name },
+        });
+      }
+      if (c.addr.length > 0) {
+        const name = `fw_${ns}_addr`;
+        sets.push({
+          name,
+          key: "daddr",
+          interval: true,
+          map: true,
+          elements: mergeAdjacent(c.addr.map((a) => ({ addr: a.addr, ...v(a.rule) }))),
+        });
+        body.push({ match: [], action: { kind: "vmap", key: "daddr", map: name } });
+      }
+      body.push({
+        match: [],
+        action: verdict("accept"),
+        origin: { kind: "egressfirewall-nomatch", ...fwOrigin },
+      });
+      fwElements += sets
+        .filter((x) => x.name === `fw_${ns}_addr` || x.name === `fw_${ns}_ports`)
+        .reduce((n, x) => n + x.elements.length, 0);
+    }
+    chains.push({ name: chain, rules: body });
+    for (const ip of local) fwPods.push({ addr: one(ip), verdict: { kind: "goto", chain } });
+  }
+  fwPods.sort((a, b) => a.addr.start - b.addr.start);
+  sets.push({ name: "fw_pods", key: "saddr", interval: false, map: true, elements: fwPods });
+  fwRules.push({ match: [], action: { kind: "vmap", key: "saddr", map: "fw_pods" } });
+  chains.push({ name: "egress-firewall", rules: fwRules });
+  fwd.push({
+    match: [
+      { kind: "prefix", field: "saddr", net: podSubnet.net, prefix: podSubnet.prefix },
+      { kind: "lookup", key: "daddr", set: "fw_inside", neg: true },
+    ],
+    action: { kind: "verdict", verdict: { kind: "jump", chain: "egress-firewall" } },
+  });
+  stats.fwNamespaces = byNs.size;
+  stats.fwPods = fwPods.length;
+  stats.fwElements = fwElements;
+
+  sets.sort((a, b) => cmp(a.name, b.name));
+  chains.sort((a, b) => cmp(a.name, b.name));
+  const ir: PolicyIR = {
+    family: POLICY_TABLE.family,
+    table: POLICY_TABLE.name,
+    sets,
+    chains: [{ name: BASE_CHAIN, base: true, rules: fwd }, ...chains],
+  };
+  stats.chains = ir.chains.length;
+  stats.elements = sets.reduce((n, s) => n + s.elements.length, 0);
+  return { table: POLICY_TABLE, nft: renderPolicyIR(ir), ir, warnings, stats };
+}
+
+interface FirewallRuleOrigin {
+  index: number;
+  type: "Allow" | "Deny";
+}
+
+/** One enforced firewall's rules as classifier input (rules that match nothing are left out). */
+function firewallRules(
+  view: PolicyView,
+  fw: EgressFirewallView,
+  warn: (field: string, value: unknown, detail: string) => void,
+): { rules: ClassRule[]; origins: FirewallRuleOrigin[] } {
+  const rules: ClassRule[] = [];
+  const origins: FirewallRuleOrigin[] = [];
+  const where = `egressFirewalls[${fw.namespace}/${fw.name}].rules`;
+  fw.rules.forEach((r, i) => {
+    const field = `${where}[${i}]`;
+    if (r.type !== "Allow" && r.type !== "Deny") {
+      warn(`${field}.type`, r.type, "must be Allow or Deny; rule skipped");
+      return;
+    }
+    const kinds = [r.cidrSelector, r.dnsName, r.nodeSelector].filter((x) => x !== undefined).length;
+    if (kinds !== 1) {
+      warn(`${field}.to`, r, "exactly one of cidrSelector, dnsName, nodeSelector; rule skipped");
+      return;
+    }
+    const ranges: V4Range[] = [];
+    if (r.cidrSelector !== undefined) {
+      const c = parseV4CIDR(r.cidrSelector);
+      if (!c) {
+        warn(`${field}.to.cidrSelector`, r.cidrSelector, "not an IPv4 CIDR; rule skipped");
+        return;
+      }
+      ranges.push(rangeOf(c));
+    } else if (r.dnsName !== undefined) {
+      (r.dnsAddresses ?? []).forEach((a, j) => {
+        const ip = parseV4(a);
+        if (ip === undefined) {
+          if (!a.includes(":")) warn(`${field}.dnsAddresses[${j}]`, a, "not an IPv4 address; skipped");
+        } else ranges.push(one(ip));
+      });
+    } else {
+      let matches: (labels: Record<string, string>) => boolean;
+      try {
+        const sel = r.nodeSelector as LabelSelector;
+        matchesLabelSelector(sel, {});
+        matches = (labels) => matchesLabelSelector(sel, labels);
+      } catch (e) {
+        warn(
+          `${field}.to.nodeSelector`,
+          r.nodeSelector,
+          `invalid selector (${(e as Error).message}); rule skipped`,
+        );
+        return;
+      }
+      for (const n of view.nodes)
+        if (matches(n.labels))
+          for (const s of n.ips) {
+            const ip = parseV4(s);
+            if (ip !== undefined) ranges.push(one(ip));
+          }
+    }
+    let l4: ClassRule["l4"];
+    if (r.ports && r.ports.length > 0) {
+      l4 = [];
+      r.ports.forEach((p, j) => {
+        if (
+          !["TCP", "UDP", "SCTP"].includes(p.protocol) ||
+          !Number.isInteger(p.port) ||
+          p.port < 1 ||
+          p.port > 65535
+        ) {
+          warn(`${field}.ports[${j}]`, p, "protocol TCP/UDP/SCTP and port 1-65535 required; skipped");
+          return;
+        }
+        l4!.push({ l4: l4Of(p.protocol), ports: [p.port, p.port] });
+      });
+      if (l4.length === 0) {
+        warn(`${field}.ports`, r.ports, "no valid port; rule skipped");
+        return;
+      }
+    }
+    if (ranges.length === 0) return; // unresolved dnsName, no matching node: matches nothing
+    rules.push({ ranges, ...(l4 ? { l4 } : {}) });
+    origins.push({ index: i, type: r.type });
+  });
+  return { rules, origins };
+}
+
+/** The admin table (MISSION §7): table and `admin-output` created only if absent (never flushed: it is
+ *  the admins'), the agent's base chain flushed and refilled. Idempotent; one transaction. */
+export function adminTableScript(): string {
+  const T = `${ADMIN_TABLE.family} ${ADMIN_TABLE.name}`;
+  const mark = `0x${POD_OUTSIDE_MARK.toString(16).padStart(8, "0")}`;
+  return [
+    `add table ${T}`,
+    `add chain ${T} ${ADMIN_CHAIN}`,
+    `add chain ${T} ${ADMIN_HOOK_CHAIN} { type filter hook forward priority filter + 10; policy accept; }`,
+    `flush chain ${T} ${ADMIN_HOOK_CHAIN}`,
+    `add rule ${T} ${ADMIN_HOOK_CHAIN} meta mark & ${mark} != 0 jump ${ADMIN_CHAIN}`,
+    "",
+  ].join("\n");
+}
+
+const peersHash = new WeakMap<V4Range[], string>();
+function entryKey(e: AllowEntry): string {
+  let peers = e.peers === "any" ? "any" : peersHash.get(e.peers);
+  if (peers === undefined && e.peers !== "any") {
+    let h = 0x811c9dc5;
+    for (const r of e.peers) {
+      h = Math.imul(h ^ r.start, 0x01000193);
+      h = Math.imul(h ^ r.end, 0x01000193);
+    }
+    peers = `${e.peers.length}:${h >>> 0}`;
+    peersHash.set(e.peers, peers);
+  }
+  const o = e.origin;
+  return `${o.policy}/${o.direction}/${o.rule}/${e.protocol ?? ""}/${e.ports?.join("-") ?? ""}/${peers}`;
+}
+
+function sameEntries(a: AllowEntry[], b: AllowEntry[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i]!;
+    if (entryKey(x) !== entryKey(y)) return false;
+    if (x.peers === "any" || y.peers === "any") return x.peers === y.peers;
+    const yp = y.peers;
+    return x.peers.every((r, j) => r.start === yp[j]!.start && r.end === yp[j]!.end);
+  });
+}
+
+const npOrigin = (e: AllowEntry): PolicyOrigin => ({ kind: "networkpolicy", ...e.origin });
+const one = (ip: number): V4Range => ({ start: ip, end: ip });
+const byNumber = (a: number, b: number) => a - b;
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const verdict = (kind: "accept" | "drop" | "return"): IrRule["action"] => ({
+  kind: "verdict",
+  verdict: { kind },
+});

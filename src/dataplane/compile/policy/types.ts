@@ -4,6 +4,7 @@
 // objects' own fields, not precomputed answers. Pure types: no I/O. Design: docs/policy.md.
 import type { NetworkPolicy } from "../../../api/kinds/networking.js";
 import type { CompileWarning } from "../types.js";
+import type { PolicyIR } from "./ir.js";
 
 /** ClusterNetwork.pluginName: redhat/openshift-ovs-multitenant | -networkpolicy | -subnet. */
 export type NetworkMode = "multitenant" | "networkpolicy" | "subnet";
@@ -102,6 +103,8 @@ export interface PolicyProgram {
   table: typeof POLICY_TABLE;
   /** Whole-table script for `nft -f -` (create-if-absent, delete, full definition: one transaction). */
   nft: string;
+  /** The structure `nft` was rendered from, with each rule's origin; tracePolicy (trace.ts) evaluates it. */
+  ir: PolicyIR;
   warnings: CompileWarning[];
   stats: Record<string, number>;
 }

@@ -1,0 +1,735 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FakeNft } from "../../nft/fake.js";
+import {
+  adminTableScript,
+  CompileError,
+  compilePolicyProgram,
+  compileWithResolved,
+  type PolicyCompileOptions,
+} from "./compile.js";
+import { baseView, bigFirewallView, num, pod } from "./fixtures.js";
+import type { PolicyOrigin } from "./ir.js";
+import { PolicyTraceError, type PolicyTracePacket, tracePolicy } from "./trace.js";
+import type { EgressFirewallView, LocalPodPolicy, PolicyView } from "./types.js";
+
+type Expect = {
+  verdict: "accept" | "drop";
+  decidedBy: PolicyOrigin["kind"] | PolicyOrigin;
+  marked?: boolean;
+};
+interface Case {
+  name: string;
+  pkt: Partial<PolicyTracePacket> & { src: string; dst: string };
+  want: Expect;
+}
+
+function check(
+  view: PolicyView,
+  cases: Case[],
+  np: LocalPodPolicy[] = [],
+  opts: PolicyCompileOptions = {},
+): void {
+  const program =
+    view.mode === "networkpolicy"
+      ? compileWithResolved(view, { pods: np, warnings: [] }, opts)
+      : compilePolicyProgram(view);
+  for (const c of cases)
+    it(c.name, () => {
+      const pkt: PolicyTracePacket = { protocol: "TCP", dport: 80, state: "new", ...c.pkt };
+      const got = tracePolicy(program, pkt);
+      assert.equal(got.verdict, c.want.verdict, JSON.stringify(got));
+      if (typeof c.want.decidedBy === "string")
+        assert.equal(got.decidedBy.kind, c.want.decidedBy, JSON.stringify(got));
+      else assert.deepEqual(got.decidedBy, c.want.decidedBy);
+      if (c.want.marked !== undefined) assert.equal(got.marked, c.want.marked);
+    });
+}
+
+// Local pods: a1 (ns a, netid 10), a2 (ns a), b1 (ns b, netid 11), d1 (default, 0), n1 (ns none, no
+// netid). Remote: a3 (ns a), b3 (ns b), j3 (ns j joined to a: netid 10).
+const mtView = (over: Partial<PolicyView> = {}) =>
+  baseView({
+    pods: [
+      pod("a", "a1", "10.128.0.2"),
+      pod("a", "a2", "10.128.0.3"),
+      pod("b", "b1", "10.128.0.4"),
+      pod("default", "d1", "10.128.0.5"),
+      pod("none", "n1", "10.128.0.6"),
+      pod("a", "a3", "10.128.2.2", false),
+      pod("b", "b3", "10.128.2.3", false),
+      pod("j", "j3", "10.128.2.4", false),
+      pod("a", "hostnet", "192.168.126.11"),
+    ],
+    namespaces: [
+      { name: "a", labels: {}, netid: 10, multicast: false },
+      { name: "b", labels: {}, netid: 11, multicast: false },
+      { name: "j", labels: {}, netid: 10, multicast: false },
+      { name: "default", labels: {}, netid: 0, multicast: false },
+      { name: "none", labels: {}, multicast: false },
+    ],
+    ...over,
+  });
+
+describe("multitenant isolation", () => {
+  check(mtView(), [
+    {
+      name: "same netid, same node",
+      pkt: { src: "10.128.0.2", dst: "10.128.0.3" },
+      want: {
+        verdict: "accept",
+        decidedBy: { kind: "multitenant", verdict: "allow", reason: "same-netid", netid: 10 },
+      },
+    },
+    {
+      name: "joined project on another node",
+      pkt: { src: "10.128.0.2", dst: "10.128.2.4" },
+      want: { verdict: "accept", decidedBy: "multitenant" },
+    },
+    {
+      name: "other netid is dropped",
+      pkt: { src: "10.128.0.2", dst: "10.128.0.4" },
+      want: {
+        verdict: "drop",
+        decidedBy: { kind: "multitenant", verdict: "drop", reason: "other-netid", netid: 10 },
+      },
+    },
+    {
+      name: "other netid is dropped from a remote pod too",
+      pkt: { src: "10.128.2.3", dst: "10.128.0.2" },
+      want: { verdict: "drop", decidedBy: "multitenant" },
+    },
+    {
+      name: "established flows are cut too (no conntrack shortcut)",
+      pkt: { src: "10.128.0.4", dst: "10.128.0.2", state: "established" },
+      want: { verdict: "drop", decidedBy: "multitenant" },
+    },
+    {
+      name: "global source reaches everyone",
+      pkt: { src: "10.128.0.5", dst: "10.128.0.4" },
+      want: { verdict: "accept", decidedBy: { kind: "multitenant", verdict: "allow", reason: "global" } },
+    },
+    {
+      name: "everyone reaches a global pod",
+      pkt: { src: "10.128.0.4", dst: "10.128.0.5" },
+      want: { verdict: "accept", decidedBy: "multitenant" },
+    },
+    {
+      name: "namespace without netid: isolated",
+      pkt: { src: "10.128.0.6", dst: "10.128.0.2" },
+      want: { verdict: "drop", decidedBy: { kind: "multitenant", verdict: "drop", reason: "no-netid" } },
+    },
+    {
+      name: "namespace without netid: nobody reaches it",
+      pkt: { src: "10.128.0.2", dst: "10.128.0.6" },
+      want: { verdict: "drop", decidedBy: "multitenant" },
+    },
+    {
+      name: "namespace without netid still reaches global",
+      pkt: { src: "10.128.0.6", dst: "10.128.0.5" },
+      want: { verdict: "accept", decidedBy: "multitenant" },
+    },
+    {
+      name: "unknown pod address is isolated",
+      pkt: { src: "10.128.0.99", dst: "10.128.0.2" },
+      want: { verdict: "drop", decidedBy: { kind: "multitenant", verdict: "drop", reason: "unknown-pod" } },
+    },
+    {
+      name: "node address is not a pod",
+      pkt: { src: "192.168.126.12", dst: "10.128.0.2" },
+      want: { verdict: "accept", decidedBy: "default", marked: false },
+    },
+    {
+      name: "pod to node is not checked",
+      pkt: { src: "10.128.0.4", dst: "192.168.126.12" },
+      want: { verdict: "accept", decidedBy: "default", marked: false },
+    },
+    {
+      name: "pod to outside is marked",
+      pkt: { src: "10.128.0.4", dst: "8.8.8.8" },
+      want: { verdict: "accept", decidedBy: "default", marked: true },
+    },
+    {
+      name: "remote pod to outside is not marked",
+      pkt: { src: "10.128.2.3", dst: "8.8.8.8" },
+      want: { verdict: "accept", decidedBy: "default", marked: false },
+    },
+    {
+      name: "pod to service is not marked",
+      pkt: { src: "10.128.0.4", dst: "172.30.0.1" },
+      want: { verdict: "accept", decidedBy: "default", marked: false },
+    },
+    {
+      name: "established outside flow",
+      pkt: { src: "10.128.0.4", dst: "8.8.8.8", state: "established" },
+      want: { verdict: "accept", decidedBy: "conntrack", marked: true },
+    },
+  ]);
+
+  it("is not compiled in other modes", () => {
+    for (const mode of ["subnet", "networkpolicy"] as const) {
+      const p = compileWithResolved(mtView({ mode }), { pods: [], warnings: [] });
+      assert.equal(
+        tracePolicy(p, { src: "10.128.0.2", dst: "10.128.0.4", protocol: "TCP", dport: 1, state: "new" })
+          .verdict,
+        "accept",
+      );
+      assert.doesNotMatch(p.nft, /multitenant/);
+    }
+  });
+
+  it("costs the same lookups whatever the number of projects", () => {
+    const many = mtView({
+      pods: Array.from({ length: 300 }, (_, i) =>
+        pod(`p${i}`, "x", `10.128.${Math.floor(i / 250)}.${2 + (i % 250)}`),
+      ),
+      namespaces: Array.from({ length: 300 }, (_, i) => ({
+        name: `p${i}`,
+        labels: {},
+        netid: 100 + i,
+        multicast: false,
+      })),
+    });
+    const p = compilePolicyProgram(many);
+    const t = tracePolicy(p, {
+      src: "10.128.0.2",
+      dst: "10.128.0.3",
+      protocol: "UDP",
+      dport: 1,
+      state: "new",
+    });
+    assert.equal(t.verdict, "drop");
+    assert.deepEqual(t.chains, ["forward", "multitenant", "mt-100"]);
+    const chain = p.ir.chains.find((c) => c.name === "mt-100")!;
+    assert.equal(chain.rules.length, 2);
+  });
+});
+
+const fw = (
+  namespace: string,
+  rules: EgressFirewallView["rules"],
+  over: Partial<EgressFirewallView> = {},
+): EgressFirewallView => ({
+  namespace,
+  kind: "EgressFirewall",
+  name: "default",
+  effect: "Enforced",
+  rules,
+  ...over,
+});
+
+describe("egress firewall", () => {
+  const view = mtView({
+    egressFirewalls: [
+      fw("a", [
+        { type: "Allow", cidrSelector: "1.2.3.0/24", ports: [{ protocol: "TCP", port: 443 }] },
+        { type: "Deny", cidrSelector: "1.2.3.0/24" },
+        { type: "Allow", dnsName: "example.com", dnsAddresses: ["93.184.216.34"] },
+        { type: "Allow", dnsName: "unresolved.example" },
+        { type: "Allow", nodeSelector: { matchLabels: { zone: "b" } } },
+        {
+          type: "Allow",
+          cidrSelector: "9.0.0.0/8",
+          ports: [
+            { protocol: "UDP", port: 123 },
+            { protocol: "SCTP", port: 9 },
+          ],
+        },
+        { type: "Deny", cidrSelector: "0.0.0.0/0" },
+      ]),
+      fw("b", [{ type: "Deny", cidrSelector: "8.8.8.8/32" }], { kind: "EgressNetworkPolicy", name: "enp" }),
+      fw("default", [{ type: "Deny", cidrSelector: "0.0.0.0/0" }], { effect: "Ignored" }),
+      fw("none", [{ type: "Allow", cidrSelector: "0.0.0.0/0" }], { effect: "DropAll" }),
+      fw("j", [{ type: "Deny", cidrSelector: "0.0.0.0/0" }]),
+    ],
+  });
+  const rule = (
+    ns: string,
+    i: number,
+    type: "Allow" | "Deny",
+    kind: "EgressFirewall" | "EgressNetworkPolicy" = "EgressFirewall",
+    name = "default",
+  ): PolicyOrigin => ({
+    kind: "egressfirewall",
+    namespace: ns,
+    firewallKind: kind,
+    name,
+    rule: i,
+    type,
+  });
+  check(view, [
+    {
+      name: "first match: allow with port",
+      pkt: { src: "10.128.0.2", dst: "1.2.3.9", dport: 443 },
+      want: { verdict: "accept", decidedBy: rule("a", 0, "Allow"), marked: true },
+    },
+    {
+      name: "first match: other port falls to deny",
+      pkt: { src: "10.128.0.2", dst: "1.2.3.9", dport: 80 },
+      want: { verdict: "drop", decidedBy: rule("a", 1, "Deny") },
+    },
+    {
+      name: "same port, other protocol",
+      pkt: { src: "10.128.0.2", dst: "1.2.3.9", protocol: "UDP", dport: 443 },
+      want: { verdict: "drop", decidedBy: rule("a", 1, "Deny") },
+    },
+    {
+      name: "dnsName resolved address",
+      pkt: { src: "10.128.0.2", dst: "93.184.216.34", protocol: "ICMP", dport: undefined },
+      want: { verdict: "accept", decidedBy: rule("a", 2, "Allow") },
+    },
+    {
+      name: "unresolved dnsName matches nothing",
+      pkt: { src: "10.128.0.2", dst: "5.6.7.8" },
+      want: { verdict: "drop", decidedBy: rule("a", 6, "Deny") },
+    },
+    {
+      name: "port list: UDP 123",
+      pkt: { src: "10.128.0.2", dst: "9.9.9.9", protocol: "UDP", dport: 123 },
+      want: { verdict: "accept", decidedBy: rule("a", 5, "Allow") },
+    },
+    {
+      name: "port list: SCTP 9",
+      pkt: { src: "10.128.0.2", dst: "9.9.9.9", protocol: "SCTP", dport: 9 },
+      want: { verdict: "accept", decidedBy: rule("a", 5, "Allow") },
+    },
+    {
+      name: "port list: TCP 123 not listed",
+      pkt: { src: "10.128.0.2", dst: "9.9.9.9", protocol: "TCP", dport: 123 },
+      want: { verdict: "drop", decidedBy: rule("a", 6, "Deny") },
+    },
+    {
+      name: "DNS to the resolver always passes (UDP)",
+      pkt: { src: "10.128.0.2", dst: "192.168.126.1", protocol: "UDP", dport: 53 },
+      want: { verdict: "accept", decidedBy: "dns" },
+    },
+    {
+      name: "DNS to the resolver always passes (TCP)",
+      pkt: { src: "10.128.0.2", dst: "192.168.126.1", protocol: "TCP", dport: 53 },
+      want: { verdict: "accept", decidedBy: "dns" },
+    },
+    {
+      name: "other ports to the resolver are filtered",
+      pkt: { src: "10.128.0.2", dst: "192.168.126.1", protocol: "UDP", dport: 54 },
+      want: { verdict: "drop", decidedBy: rule("a", 6, "Deny") },
+    },
+    {
+      name: "DNS to another server is filtered",
+      pkt: { src: "10.128.0.2", dst: "8.8.8.8", protocol: "UDP", dport: 53 },
+      want: { verdict: "drop", decidedBy: rule("a", 6, "Deny") },
+    },
+    {
+      name: "cluster destinations are not filtered",
+      pkt: { src: "10.128.0.2", dst: "10.128.0.3" },
+      want: { verdict: "accept", decidedBy: "multitenant" },
+    },
+    {
+      // Node addresses are filtered (as OVN-Kubernetes), but are inside the cluster for the admin mark.
+      name: "a node address matched by to.nodeSelector is allowed",
+      pkt: { src: "10.128.0.2", dst: "192.168.126.12" },
+      want: { verdict: "accept", decidedBy: rule("a", 4, "Allow"), marked: false },
+    },
+    {
+      name: "a node address no nodeSelector rule matches falls to the catch-all Deny",
+      pkt: { src: "10.128.0.2", dst: "192.168.126.11" },
+      want: { verdict: "drop", decidedBy: rule("a", 6, "Deny"), marked: false },
+    },
+    {
+      name: "multicast is left to the multicast table",
+      pkt: { src: "10.128.0.2", dst: "239.1.2.3", protocol: "UDP", dport: 5000 },
+      want: { verdict: "accept", decidedBy: "multicast", marked: false },
+    },
+    {
+      name: "services are not filtered",
+      pkt: { src: "10.128.0.2", dst: "172.30.5.5" },
+      want: { verdict: "accept", decidedBy: "default" },
+    },
+    {
+      name: "established flows pass",
+      pkt: { src: "10.128.0.2", dst: "1.2.3.9", state: "established" },
+      want: { verdict: "accept", decidedBy: "conntrack", marked: true },
+    },
+    {
+      name: "EgressNetworkPolicy deny",
+      pkt: { src: "10.128.0.4", dst: "8.8.8.8" },
+      want: { verdict: "drop", decidedBy: rule("b", 0, "Deny", "EgressNetworkPolicy", "enp") },
+    },
+    {
+      name: "no match = accept",
+      pkt: { src: "10.128.0.4", dst: "8.8.4.4" },
+      want: {
+        verdict: "accept",
+        decidedBy: {
+          kind: "egressfirewall-nomatch",
+          namespace: "b",
+          firewallKind: "EgressNetworkPolicy",
+          name: "enp",
+        },
+      },
+    },
+    {
+      name: "Ignored does nothing",
+      pkt: { src: "10.128.0.5", dst: "8.8.8.8" },
+      want: { verdict: "accept", decidedBy: "default" },
+    },
+    {
+      name: "DropAll drops everything outside",
+      pkt: { src: "10.128.0.6", dst: "8.8.8.8" },
+      want: { verdict: "drop", decidedBy: "egressfirewall-dropall" },
+    },
+    {
+      name: "DropAll still lets DNS through",
+      pkt: { src: "10.128.0.6", dst: "192.168.126.1", protocol: "UDP", dport: 53 },
+      want: { verdict: "accept", decidedBy: "dns" },
+    },
+    {
+      name: "remote pods are filtered at their own node",
+      pkt: { src: "10.128.2.4", dst: "8.8.8.8" },
+      want: { verdict: "accept", decidedBy: "default" },
+    },
+  ]);
+
+  it("several enforced firewalls in one namespace drop all and warn", () => {
+    const v = mtView({
+      egressFirewalls: [
+        fw("a", [{ type: "Allow", cidrSelector: "0.0.0.0/0" }]),
+        fw("a", [], { kind: "EgressNetworkPolicy", name: "x" }),
+      ],
+    });
+    const p = compilePolicyProgram(v);
+    const t = tracePolicy(p, { src: "10.128.0.2", dst: "8.8.8.8", protocol: "TCP", dport: 80, state: "new" });
+    assert.equal(t.verdict, "drop");
+    assert.deepEqual(t.decidedBy, {
+      kind: "egressfirewall-dropall",
+      namespace: "a",
+      firewalls: ["EgressFirewall/default", "EgressNetworkPolicy/x"],
+    });
+    assert.equal(p.warnings.length, 1);
+  });
+
+  it("bad rules are skipped with a warning, the rest stands", () => {
+    const v = mtView({
+      egressFirewalls: [
+        fw("a", [
+          { type: "Deny", cidrSelector: "1.2.3.0/33" },
+          { type: "Deny", cidrSelector: "fd00::/64" },
+          { type: "Deny", dnsName: "x", dnsAddresses: ["1.2.3.x", "1.2.3.5"] },
+          { type: "Deny", cidrSelector: "1.0.0.0/8", ports: [{ protocol: "TCP", port: 0 }] },
+          { type: "Deny", nodeSelector: { matchExpressions: [{ key: "zone", operator: "Bogus" }] } },
+          { type: "Deny" },
+          { type: "Deny", cidrSelector: "1.2.3.6/32" },
+        ]),
+      ],
+    });
+    const p = compilePolicyProgram(v);
+    assert.deepEqual(
+      p.warnings.map((w) => w.field),
+      [
+        "egressFirewalls[a/default].rules[0].to.cidrSelector",
+        "egressFirewalls[a/default].rules[1].to.cidrSelector",
+        "egressFirewalls[a/default].rules[2].dnsAddresses[0]",
+        "egressFirewalls[a/default].rules[3].ports[0]",
+        "egressFirewalls[a/default].rules[3].ports",
+        "egressFirewalls[a/default].rules[4].to.nodeSelector",
+        "egressFirewalls[a/default].rules[5].to",
+      ],
+    );
+    const tr = (dst: string) =>
+      tracePolicy(p, { src: "10.128.0.2", dst, protocol: "TCP", dport: 80, state: "new" });
+    assert.equal(tr("1.2.3.4").verdict, "accept");
+    assert.equal(tr("1.2.3.5").verdict, "drop");
+    assert.equal(tr("1.2.3.6").verdict, "drop");
+  });
+
+  it("8,000 rules cost the same few lookups per new flow", () => {
+    const p = compilePolicyProgram(bigFirewallView(8000));
+    assert.deepEqual(p.warnings, []);
+    const chain = p.ir.chains.find((c) => c.name === "fw/big")!;
+    assert.deepEqual(
+      chain.rules.map((r) => r.action.kind),
+      ["vmap", "vmap", "verdict"],
+    );
+    const t = tracePolicy(p, {
+      src: "10.128.0.10",
+      dst: "10.0.0.1",
+      protocol: "TCP",
+      dport: 80,
+      state: "new",
+    });
+    assert.deepEqual(t.decidedBy, {
+      kind: "egressfirewall",
+      namespace: "big",
+      firewallKind: "EgressFirewall",
+      name: "default",
+      rule: 7999,
+      type: "Deny",
+    });
+  });
+
+  it("namespaces without local pods get no chain", () => {
+    const p = compilePolicyProgram(
+      mtView({ egressFirewalls: [fw("j", [{ type: "Deny", cidrSelector: "0.0.0.0/0" }])] }),
+    );
+    assert.equal(
+      p.ir.chains.find((c) => c.name === "fw/j"),
+      undefined,
+    );
+  });
+});
+
+describe("NetworkPolicy rendering", () => {
+  const view = baseView({
+    mode: "networkpolicy",
+    pods: [
+      pod("a", "a1", "10.128.0.2"),
+      pod("a", "a2", "10.128.0.3"),
+      pod("b", "b1", "10.128.0.4"),
+      pod("b", "r", "10.128.2.2", false),
+    ],
+  });
+  const o = (policy: string, direction: "ingress" | "egress", rule: number) => ({ policy, direction, rule });
+  const np: LocalPodPolicy[] = [
+    {
+      namespace: "a",
+      name: "a1",
+      ip: num("10.128.0.2"),
+      ingressIsolated: true,
+      egressIsolated: true,
+      ingress: [
+        {
+          peers: [{ start: num("10.128.0.3"), end: num("10.128.0.3") }],
+          protocol: "TCP",
+          ports: [80, 90],
+          origin: o("a/web", "ingress", 0),
+        },
+        { peers: [{ start: num("10.128.2.0"), end: num("10.128.2.255") }], origin: o("a/web", "ingress", 1) },
+      ],
+      egress: [{ peers: "any", protocol: "UDP", ports: [53, 53], origin: o("a/dns", "egress", 0) }],
+    },
+    {
+      namespace: "a",
+      name: "a2",
+      ip: num("10.128.0.3"),
+      ingressIsolated: true,
+      egressIsolated: false,
+      ingress: [
+        {
+          peers: [{ start: num("10.128.0.3"), end: num("10.128.0.3") }],
+          protocol: "TCP",
+          ports: [80, 90],
+          origin: o("a/web", "ingress", 0),
+        },
+        { peers: [{ start: num("10.128.2.0"), end: num("10.128.2.255") }], origin: o("a/web", "ingress", 1) },
+      ],
+      egress: [],
+    },
+    {
+      namespace: "b",
+      name: "b1",
+      ip: num("10.128.0.4"),
+      ingressIsolated: true,
+      egressIsolated: false,
+      ingress: [],
+      egress: [],
+    },
+  ];
+  for (const [rendering, opts] of [
+    ["one rule per entry", {}],
+    ["classified lookups", { npInlineMax: 0 }],
+  ] as const)
+    describe(rendering, () =>
+      check(
+        view,
+        [
+          {
+            name: "ingress allowed by peer and port range",
+            pkt: { src: "10.128.0.3", dst: "10.128.0.2", dport: 85 },
+            want: {
+              verdict: "accept",
+              decidedBy: { kind: "networkpolicy", policy: "a/web", direction: "ingress", rule: 0 },
+            },
+          },
+          {
+            name: "isolated for egress: only what an egress rule allows",
+            pkt: { src: "10.128.0.2", dst: "10.128.0.3", dport: 85 },
+            want: { verdict: "drop", decidedBy: { kind: "networkpolicy-isolation", direction: "egress" } },
+          },
+          {
+            name: "ingress from a non-isolated source",
+            pkt: { src: "10.128.2.2", dst: "10.128.0.2", protocol: "ICMP", dport: undefined },
+            want: {
+              verdict: "accept",
+              decidedBy: { kind: "networkpolicy", policy: "a/web", direction: "ingress", rule: 1 },
+            },
+          },
+          {
+            name: "ingress port outside the range",
+            pkt: { src: "10.128.0.4", dst: "10.128.0.3", dport: 91 },
+            want: { verdict: "drop", decidedBy: { kind: "networkpolicy-isolation", direction: "ingress" } },
+          },
+          {
+            name: "a2 → a2's group shares the chain: port in range from a2",
+            pkt: { src: "10.128.0.3", dst: "10.128.0.3", dport: 90 },
+            want: {
+              verdict: "accept",
+              decidedBy: { kind: "networkpolicy", policy: "a/web", direction: "ingress", rule: 0 },
+            },
+          },
+          {
+            name: "egress DNS allowed to anywhere",
+            pkt: { src: "10.128.0.2", dst: "8.8.8.8", protocol: "UDP", dport: 53 },
+            want: {
+              verdict: "accept",
+              decidedBy: { kind: "networkpolicy", policy: "a/dns", direction: "egress", rule: 0 },
+              marked: true,
+            },
+          },
+          {
+            name: "egress then ingress: both must allow",
+            pkt: { src: "10.128.0.2", dst: "10.128.0.4", protocol: "UDP", dport: 53 },
+            want: { verdict: "drop", decidedBy: { kind: "networkpolicy-isolation", direction: "ingress" } },
+          },
+          {
+            name: "isolated with empty allow list",
+            pkt: { src: "10.128.0.3", dst: "10.128.0.4" },
+            want: { verdict: "drop", decidedBy: "networkpolicy-isolation" },
+          },
+          {
+            name: "replies of allowed flows pass",
+            pkt: { src: "10.128.0.4", dst: "10.128.0.2", state: "established" },
+            want: { verdict: "accept", decidedBy: "conntrack" },
+          },
+          {
+            name: "non-isolated pods are open",
+            pkt: { src: "10.128.0.4", dst: "10.128.2.2" },
+            want: { verdict: "accept", decidedBy: "default" },
+          },
+        ],
+        np,
+        opts,
+      ),
+    );
+
+  it("pods with equal allow lists share one chain", () => {
+    const inline = compileWithResolved(view, { pods: np, warnings: [] });
+    assert.match(inline.nft, /ip saddr @np_peers_\d+ meta l4proto tcp th dport 80-90 return/);
+    const p = compileWithResolved(view, { pods: np, warnings: [] }, { npInlineMax: 0 });
+    const ingress = p.ir.sets.find((s) => s.name === "np_ingress_pods")!;
+    const chains = ingress.elements.map((e) => (e.verdict?.kind === "jump" ? e.verdict.chain : ""));
+    assert.equal(chains[0], chains[1]);
+    assert.notEqual(chains[0], chains[2]);
+    assert.match(p.nft, /ip saddr \. meta l4proto \. th dport @np_in_0_ports return/);
+    assert.match(p.nft, /10\.128\.0\.3 \. tcp \. 80-90/);
+  });
+
+  it("warns once when NetworkPolicies exist in another mode", () => {
+    const p = compilePolicyProgram(
+      baseView({
+        mode: "multitenant",
+        networkPolicies: [
+          { namespace: "a", name: "x", spec: { podSelector: {} } },
+          { namespace: "a", name: "y", spec: { podSelector: {} } },
+        ],
+      }),
+    );
+    assert.equal(p.warnings.length, 1);
+    assert.match(p.warnings[0]!.detail, /not enforced/);
+  });
+});
+
+describe("program", () => {
+  it("is byte-identical for equal input in any order", () => {
+    const v = mtView({
+      egressFirewalls: [
+        fw("a", [{ type: "Deny", cidrSelector: "1.0.0.0/8" }]),
+        fw("b", [{ type: "Deny", cidrSelector: "2.0.0.0/8" }]),
+      ],
+    });
+    const shuffled: PolicyView = {
+      ...v,
+      pods: [...v.pods].reverse(),
+      namespaces: [...v.namespaces].reverse(),
+      egressFirewalls: [...v.egressFirewalls].reverse(),
+      nodes: [...v.nodes].reverse(),
+    };
+    assert.equal(compilePolicyProgram(shuffled).nft, compilePolicyProgram(v).nft);
+  });
+
+  it("is one whole-table transaction", () => {
+    const lines = compilePolicyProgram(mtView()).nft.split("\n");
+    assert.deepEqual(lines.slice(0, 3), [
+      "table inet egress-policy {}",
+      "delete table inet egress-policy",
+      "table inet egress-policy {",
+    ]);
+  });
+
+  it("orders the base chain: multitenant, mark, conntrack, NetworkPolicy, firewall", () => {
+    const p = compileWithResolved(mtView(), { pods: [], warnings: [] });
+    const fwd = p.nft.slice(p.nft.indexOf("chain forward"));
+    const order = [
+      "jump multitenant",
+      "meta mark set meta mark | 0x00008000",
+      "ct state established,related accept",
+      "jump egress-firewall",
+    ];
+    const at = order.map((s) => fwd.indexOf(s));
+    assert.ok(
+      at.every((x, i) => x > 0 && (i === 0 || x > at[i - 1]!)),
+      JSON.stringify(at),
+    );
+    const np = compileWithResolved(mtView({ mode: "networkpolicy" }), { pods: [], warnings: [] }).nft;
+    const f2 = np.slice(np.indexOf("chain forward"));
+    assert.ok(f2.indexOf("established,related") < f2.indexOf("vmap @np_egress_pods"));
+    assert.ok(f2.indexOf("vmap @np_ingress_pods") < f2.indexOf("jump egress-firewall"));
+  });
+
+  it("is accepted by the fake nft (structure and references)", async () => {
+    const nft = new FakeNft();
+    await nft.apply(compilePolicyProgram(bigFirewallView(50)).nft);
+  });
+
+  it("throws CompileError only for node-level fields, warns for items", () => {
+    assert.throws(() => compilePolicyProgram(baseView({ podSubnet: "nope" })), CompileError);
+    const p = compilePolicyProgram(
+      baseView({
+        pods: [pod("a", "x", "bad"), pod("a", "y", "10.128.0.2"), pod("b", "z", "10.128.0.2")],
+        dnsServers: ["x", "fd00::1"],
+      }),
+    );
+    assert.deepEqual(
+      p.warnings.map((w) => w.field),
+      ["pods[a/x].ip", "pods[b/z].ip", "dnsServers[0]"],
+    );
+  });
+
+  it("tracePolicy rejects bad packets", () => {
+    const p = compilePolicyProgram(baseView());
+    assert.throws(
+      () => tracePolicy(p, { src: "x", dst: "1.1.1.1", protocol: "ICMP", state: "new" }),
+      PolicyTraceError,
+    );
+    assert.throws(
+      () => tracePolicy(p, { src: "1.1.1.1", dst: "1.1.1.1", protocol: "TCP", state: "new" }),
+      PolicyTraceError,
+    );
+  });
+});
+
+describe("admin table", () => {
+  it("creates the admin chain without flushing it and refills the hook", () => {
+    const s = adminTableScript();
+    assert.equal(
+      s,
+      [
+        "add table inet egress-admin",
+        "add chain inet egress-admin admin-output",
+        "add chain inet egress-admin admin-hook { type filter hook forward priority filter + 10; policy accept; }",
+        "flush chain inet egress-admin admin-hook",
+        "add rule inet egress-admin admin-hook meta mark & 0x00008000 != 0 jump admin-output",
+        "",
+      ].join("\n"),
+    );
+    assert.doesNotMatch(s, /flush chain inet egress-admin admin-output|delete/);
+  });
+});
