@@ -1,8 +1,9 @@
 // `egress agent`: the node agent. Registers and heartbeats its Node, serves the health endpoint the
 // controllers probe, runs the lab kubelet for pods bound to the node, and keeps the node's dataplane
 // programmed from what the API says.
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { Client } from "../controllers/runtime/client.js";
+import type { PolicyView } from "../dataplane/compile/policy/types.js";
 import { RealIp } from "../dataplane/ip/execer.js";
 import { RealNft } from "../dataplane/nft/execer.js";
 import { type Logger, logger } from "../util/log.js";
@@ -10,7 +11,9 @@ import { DataplaneSync } from "./dataplane-sync.js";
 import { startHealthServer } from "./health.js";
 import { DEFAULT_CNI_BIN_DIR } from "./kubelet/cni.js";
 import { PodManager } from "./kubelet/pods.js";
+import { MulticastSync } from "./multicast.js";
 import { NodeRegistration } from "./node.js";
+import { resolvConfNameservers } from "./policy-view.js";
 
 export interface AgentOptions {
   node: string;
@@ -24,6 +27,8 @@ export interface AgentOptions {
   heartbeatMs: number;
   /** Resolvers for pods (their resolv.conf); default: the node's own. */
   clusterDNS?: string[];
+  /** Called with each policy view after the policy program was synced (multicast). */
+  onPolicyView?: (view: PolicyView) => Promise<void>;
   log?: Logger;
 }
 
@@ -35,6 +40,23 @@ export interface RunningAgent {
 export const POD_BRIDGE = "cbr0";
 /** A heartbeat older than this means the API is out of reach (egress address leases lapse). */
 const HEARTBEAT_FRESH_MS = 2500;
+
+/** The resolvers pods use, as the kubelet chooses them: --cluster-dns, else EGRESS_AGENT_CLUSTER_DNS,
+ *  else the node's own resolv.conf (pods then inherit it). Egress firewalls never block DNS to them. */
+export async function podDnsServers(clusterDNS: string[] | undefined, log: Logger): Promise<string[]> {
+  if (clusterDNS && clusterDNS.length > 0) return clusterDNS;
+  const env = (process.env.EGRESS_AGENT_CLUSTER_DNS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  if (env.length > 0) return env;
+  try {
+    return resolvConfNameservers(await readFile("/etc/resolv.conf", "utf8"));
+  } catch (e) {
+    log.warn({ err: e }, "cannot read /etc/resolv.conf: no DNS server is exempt from egress firewalls");
+    return [];
+  }
+}
 
 export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const log = opts.log ?? logger("agent").child({ node: opts.node });
@@ -73,6 +95,14 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     },
     log,
   );
+  // Multicast per project (docs/policy.md "Multicast"): a VXLAN port on the pod bridge and a bridge
+  // table, kept in step with each policy view.
+  const multicast = new MulticastSync({
+    bridge: POD_BRIDGE,
+    nodeIP: () => registration.addressing?.internalIP,
+    nft: new RealNft({}),
+    log: log.child({ component: "multicast" }),
+  });
   const dataplane = new DataplaneSync(
     client,
     {
@@ -83,6 +113,11 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       localPods: () => pods.states().map((p) => ({ namespace: p.namespace, name: p.name, ip: p.ip })),
       owned,
       apiReachable: () => registration.apiReachable(HEARTBEAT_FRESH_MS),
+      dnsServers: await podDnsServers(opts.clusterDNS, log),
+      onPolicyView: async (view) => {
+        await multicast.apply(view);
+        await opts.onPolicyView?.(view);
+      },
     },
     log,
   );
@@ -94,6 +129,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     async stop() {
       registration.stop();
       await dataplane.stop();
+      await multicast.close();
       await pods.stop();
       await health.close();
     },

@@ -2,30 +2,41 @@
 // depends on, builds the NodeView, compiles it and applies the program (one atomic nft transaction
 // for the agent's table, then the ip diff). Changes coalesce in a one-key work queue. A new egress
 // address is only added once duplicate-address detection shows no other node still answers for it,
-// so two nodes never answer for one IP while an EgressIP moves.
+// so two nodes never answer for one IP while an EgressIP moves. The policy program (isolation,
+// NetworkPolicy, egress firewalls: table `inet egress-policy`) is built from the same caches in the
+// same sync but applied as its own transaction, so a failure of one never blocks the other.
+import { readFile, writeFile } from "node:fs/promises";
 import {
   clusterNetworkType,
+  egressFirewallType,
   egressIPType,
+  egressNetworkPolicyType,
   endpointsType,
   hostSubnetType,
   namespaceType,
   netNamespaceType,
+  networkPolicyType,
   nodeType,
   podType,
   serviceType,
 } from "../api/kinds/index.js";
+import type { KubeObject } from "../api/object.js";
 import type { Client } from "../controllers/runtime/client.js";
 import { InformerFactory } from "../controllers/runtime/manager.js";
 import { WorkQueue } from "../controllers/runtime/workqueue.js";
 import { compileNodeProgram } from "../dataplane/compile/node-program.js";
+import { adminTableScript, compilePolicyProgram } from "../dataplane/compile/policy/compile.js";
+import type { PolicyView } from "../dataplane/compile/policy/types.js";
 import type { NodeProgram } from "../dataplane/compile/types.js";
 import type { IpExecer } from "../dataplane/ip/execer.js";
 import { applySysctls, reconcileIp } from "../dataplane/ip/reconciler.js";
 import { readCounters } from "../dataplane/nft/counters.js";
 import type { NftExecer } from "../dataplane/nft/execer.js";
+import { elementDelta } from "../dataplane/nft/incremental.js";
 import type { Logger } from "../util/log.js";
 import { run } from "./exec.js";
 import { readAddresses } from "./interfaces.js";
+import { buildPolicyView } from "./policy-view.js";
 import { buildNodeView, ViewError } from "./view.js";
 
 export interface DataplaneSyncOptions {
@@ -39,6 +50,45 @@ export interface DataplaneSyncOptions {
   /** True while the API server answers this node's heartbeats (egress address leases are renewed
    *  only then). */
   apiReachable: () => boolean;
+  /** The resolvers pods use (--cluster-dns, else the node's resolv.conf): DNS to them is never
+   *  blocked by an egress firewall. */
+  dnsServers: string[];
+  /** Called after every successful policy step (program applied or unchanged) with the view it was
+   *  compiled from (multicast). A failure is logged and retried like a failed apply. */
+  onPolicyView?: (view: PolicyView) => Promise<void>;
+  /** Where this node namespace's br_netfilter switch is read (tests point it elsewhere). */
+  bridgeNfPath?: string;
+}
+
+export const BRIDGE_NF_PATH = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+
+export type BridgeNfState = "on" | "enabled" | "missing";
+
+/**
+ * Pod → pod traffic on one node is bridged; the forward hook (and so the policy table) sees it only
+ * while `net.bridge.bridge-nf-call-iptables` is 1 in this network namespace. Sets it when it is 0;
+ * "missing" when br_netfilter is not available here (same-node policy cannot be enforced).
+ */
+export async function ensureBridgeNetfilter(path = BRIDGE_NF_PATH): Promise<BridgeNfState> {
+  let value: string;
+  try {
+    value = (await readFile(path, "utf8")).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+    throw e;
+  }
+  if (value === "1") return "on";
+  await writeFile(path, "1\n");
+  return "enabled";
+}
+
+/** What of another node's object the programs read: labels, addresses, published host CIDRs. */
+function nodeFingerprint(n: KubeObject): string {
+  return JSON.stringify([
+    n.metadata.labels ?? {},
+    (n.status as { addresses?: unknown } | undefined)?.addresses ?? [],
+    n.metadata.annotations?.["k8s.ovn.org/host-cidrs"] ?? "",
+  ]);
 }
 
 /**
@@ -51,6 +101,8 @@ const LEASE_RENEW_MS = 1000;
 
 const RETRY_DAD_MS = 150;
 const DAD_WAIT_MS = 120;
+const POLICY_RETRY_BASE_MS = 200;
+const POLICY_RETRY_MAX_MS = 10_000;
 
 export class DataplaneSync {
   private readonly informers: InformerFactory;
@@ -61,6 +113,15 @@ export class DataplaneSync {
   private leaseTimer: NodeJS.Timeout | undefined;
   private stale = false;
   private refreshing = false;
+  private lastPolicyScript = "";
+  private lastPolicyWarnings = "";
+  private policyApplied = 0;
+  private policyFailures = 0;
+  private adminDone = false;
+  private readonly nodeFingerprints = new Map<string, string>();
+  private bridgeNfChecked = false;
+  /** Every informer has its initial list: the policy program is built from complete caches only. */
+  private synced = false;
 
   constructor(
     client: Client,
@@ -86,10 +147,21 @@ export class DataplaneSync {
       netNamespaceType,
       nodeType,
       clusterNetworkType,
+      networkPolicyType,
+      egressFirewallType,
+      egressNetworkPolicyType,
     ]) {
       this.informers.for(rt).on((_t, obj) => {
-        // Heartbeats change nothing the program depends on but node addresses; skip their noise.
-        if (rt === nodeType && _t === "update" && obj.metadata.name !== this.opts.node) return;
+        // Heartbeats of other nodes change nothing the programs depend on but node addresses and
+        // labels (EgressFirewall nodeSelector rules); skip their noise.
+        if (rt === nodeType && obj.metadata.name !== this.opts.node) {
+          const name = obj.metadata.name ?? "";
+          const fp = _t === "delete" ? undefined : nodeFingerprint(obj);
+          const old = this.nodeFingerprints.get(name);
+          if (fp === undefined) this.nodeFingerprints.delete(name);
+          else this.nodeFingerprints.set(name, fp);
+          if (_t === "update" && fp === old) return;
+        }
         this.trigger();
       });
     }
@@ -100,12 +172,18 @@ export class DataplaneSync {
     return this.applied;
   }
 
+  /** Number of policy programs written to the kernel so far (unchanged ones are not re-applied). */
+  get policyAppliedCount(): number {
+    return this.policyApplied;
+  }
+
   trigger(): void {
     this.queue.add("sync");
   }
 
   async start(): Promise<void> {
     await this.informers.startAll();
+    this.synced = true;
     this.trigger();
     this.leaseTimer = setInterval(() => void this.renewLeases(), LEASE_RENEW_MS);
     this.leaseTimer.unref();
@@ -173,6 +251,109 @@ export class DataplaneSync {
   }
 
   private async sync(): Promise<{ requeueAfterMs?: number } | undefined> {
+    // Policy first and on its own: a node-table failure (which throws, as before) must not leave
+    // policy changes unapplied, and a policy failure must not hold back EgressIP/service changes.
+    let policyRetryMs: number | undefined;
+    try {
+      await this.syncPolicy();
+      this.policyFailures = 0;
+    } catch (e) {
+      this.policyFailures++;
+      if (e instanceof ViewError) this.log.info({ reason: e.message }, "policy waiting");
+      else this.log.warn({ err: e, attempt: this.policyFailures }, "policy sync failed");
+      policyRetryMs = Math.min(
+        POLICY_RETRY_MAX_MS,
+        POLICY_RETRY_BASE_MS * 2 ** Math.min(this.policyFailures - 1, 10),
+      );
+    }
+    const out = await this.syncNode();
+    if (policyRetryMs === undefined) return out;
+    return { requeueAfterMs: Math.min(policyRetryMs, out?.requeueAfterMs ?? policyRetryMs) };
+  }
+
+  /** Builds, compiles and (when it changed) applies the policy program; the admin table once. */
+  private async syncPolicy(): Promise<void> {
+    // Informer "add" events trigger syncs while other caches are still listing. A program built then
+    // could lack NetworkPolicies (briefly allowing what they deny) or the ClusterNetwork (isolating
+    // projects in the wrong mode), so the policy waits for every initial list.
+    if (!this.synced) return;
+    const i = (rt: Parameters<InformerFactory["for"]>[0]) => this.informers.for(rt).list();
+    // The admin table is created if absent, never flushed: the admins' rules in admin-output survive
+    // agent restarts. Its failure must not hold back the policy table; it is retried afterwards.
+    let adminError: unknown;
+    if (!this.adminDone) {
+      try {
+        await this.opts.nft.apply(adminTableScript());
+        this.adminDone = true;
+      } catch (e) {
+        adminError = e;
+      }
+    }
+    if (!this.bridgeNfChecked) {
+      const st = await ensureBridgeNetfilter(this.opts.bridgeNfPath);
+      if (st === "missing")
+        this.log.error(
+          { path: this.opts.bridgeNfPath ?? BRIDGE_NF_PATH },
+          "br_netfilter is not available in this node's namespace: policy between pods of this node cannot be enforced",
+        );
+      else if (st === "enabled")
+        this.log.info("enabled net.bridge.bridge-nf-call-iptables for same-node policy");
+      this.bridgeNfChecked = true;
+    }
+    const { view, warnings } = buildPolicyView({
+      nodeName: this.opts.node,
+      hostSubnets: i(hostSubnetType),
+      nodes: i(nodeType),
+      clusterNetworks: i(clusterNetworkType),
+      pods: i(podType),
+      namespaces: i(namespaceType),
+      netNamespaces: i(netNamespaceType),
+      networkPolicies: i(networkPolicyType),
+      egressFirewalls: i(egressFirewallType),
+      egressNetworkPolicies: i(egressNetworkPolicyType),
+      localPods: this.opts.localPods(),
+      dnsServers: this.opts.dnsServers,
+    });
+    const program = compilePolicyProgram(view);
+    // Warnings are logged when they change, not on every sync (heartbeats trigger syncs).
+    const all = [...warnings, ...program.warnings];
+    const key = JSON.stringify(all);
+    if (key !== this.lastPolicyWarnings) {
+      for (const w of all) this.log.warn(w, "policy: item skipped");
+      this.lastPolicyWarnings = key;
+    }
+    if (program.nft !== this.lastPolicyScript) {
+      this.log.debug({ nft: program.nft }, "applying policy program");
+      await this.applyScript(this.lastPolicyScript, program.nft);
+      this.lastPolicyScript = program.nft;
+      this.policyApplied++;
+      this.log.info({ stats: program.stats }, "policy updated");
+    }
+    if (this.opts.onPolicyView) await this.opts.onPolicyView(view);
+    if (adminError !== undefined) throw adminError;
+  }
+
+  /**
+   * Applies `next` over the state `previous` left: only the changed set/map elements when nothing
+   * else differs (a pod joining an EgressIP or a policy's peer set costs what it changes, not a
+   * whole-table rewrite), else the whole script. A refused delta (the table was changed behind the
+   * agent's back) falls back to the whole script, which is always right.
+   */
+  private async applyScript(previous: string, next: string): Promise<void> {
+    const delta = previous === "" ? undefined : elementDelta(previous, next);
+    if (delta === "") return;
+    if (delta !== undefined) {
+      try {
+        await this.opts.nft.apply(delta);
+        return;
+      } catch (err) {
+        this.log.warn({ err }, "element delta refused; applying the whole table");
+      }
+    }
+    await this.opts.nft.apply(next);
+  }
+
+  private async syncNode(): Promise<{ requeueAfterMs?: number } | undefined> {
     const i = (rt: Parameters<InformerFactory["for"]>[0]) => this.informers.for(rt).list();
     const addrs = await readAddresses();
     const interfaces = addrs
@@ -228,7 +409,7 @@ export class DataplaneSync {
     await applySysctls(this.opts.ip, safe.sysctls);
     if (safe.nft !== this.lastScript) {
       this.log.debug({ nft: safe.nft }, "applying node program");
-      await this.opts.nft.apply(safe.nft);
+      await this.applyScript(this.lastScript, safe.nft);
     }
     const res = await reconcileIp(this.opts.ip, safe.ip, { announce: true });
     this.lastScript = safe.nft;

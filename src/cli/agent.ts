@@ -28,7 +28,10 @@ export function registerAgentCommand(program: Command): void {
     .option("--netns-prefix <prefix>", "prefix of pod network namespace names", "egp-")
     .option("--cni-bin-dir <dir...>", "directories of CNI plugins", ["/usr/lib/cni"])
     .option("--heartbeat-ms <ms>", "Node status heartbeat interval", "1000")
-    .option("--cluster-dns <ip...>", "resolvers written into pods' resolv.conf (default: the node's)")
+    .option(
+      "--cluster-dns <ip...>",
+      "resolvers written into pods' resolv.conf, never blocked by egress firewalls (default: the node's)",
+    )
     .action(
       async (o: {
         node: string;

@@ -9,6 +9,7 @@ import { registerControllersCommand } from "./controllers.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerIpamCommands } from "./ipam.js";
 import { registerServerCommand } from "./server.js";
+import { registerTraceCommand } from "./trace.js";
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerAdmCommands(program);
 registerIpamCommands(program);
 registerControllersCommand(program);
 registerRouterCommands(program);
+registerTraceCommand(program);
 registerLabCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -1,0 +1,795 @@
+// `egress trace --from <ns>/<pod> --to <ip|ns/pod>[:port][/proto]`: what the dataplane would do with
+// the first packet of a new flow. Lists the objects once, builds each involved node's PolicyView and
+// NodeView exactly as that node's agent would (from the API; the kubelet's first-hand pod addresses
+// are not visible here), compiles the programs and pushes a virtual packet through them: the policy
+// program of the source node (egress side), of the destination pod's node when that is another node
+// (ingress is decided there), and, for destinations outside the cluster, the node program's egress
+// path (reroute to an egress IP holder, SNAT, masquerade or drop). Reads the API only; changes
+// nothing. The composition (traceFlow) is pure and tested with in-memory objects.
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { buildPolicyView, resolvConfNameservers } from "../agent/policy-view.js";
+import { buildNodeView } from "../agent/view.js";
+import {
+  clusterNetworkType,
+  egressFirewallType,
+  egressIPType,
+  egressNetworkPolicyType,
+  endpointsType,
+  hostSubnetType,
+  namespaceType,
+  netNamespaceType,
+  networkPolicyType,
+  nodeType,
+  podType,
+  serviceType,
+} from "../api/kinds/index.js";
+import { dns1123LabelErrors, dns1123SubdomainErrors } from "../api/kinds/rules.js";
+import type { KubeObject } from "../api/object.js";
+import { Client } from "../controllers/runtime/client.js";
+import { containsV4, parseV4, parseV4CIDR } from "../dataplane/compile/ipv4.js";
+import {
+  compileNodeProgram,
+  interfaceFor,
+  MARK_MASK,
+  MARK_SHIFT,
+  ROUTE_TABLE_BASE,
+  TABLE_FAMILY,
+  TABLE_NAME,
+} from "../dataplane/compile/node-program.js";
+import { compilePolicyProgram } from "../dataplane/compile/policy/compile.js";
+import type { PolicyOrigin } from "../dataplane/compile/policy/ir.js";
+import {
+  type PolicyTracePacket,
+  type PolicyTraceResult,
+  tracePolicy,
+} from "../dataplane/compile/policy/trace.js";
+import type { PolicyProgram, PolicyProtocol, PolicyView } from "../dataplane/compile/policy/types.js";
+import type { NodeProgram, NodeView, UnderlayInterface } from "../dataplane/compile/types.js";
+import { FakeNft } from "../dataplane/nft/fake.js";
+import { traceChain } from "../dataplane/nft/trace.js";
+import { kubeconfigPath } from "./adm.js";
+
+// ------------------------------------------------------------------------------------ arguments
+
+/** A bad command-line argument: names the flag and the offending value. */
+export class TraceArgError extends Error {
+  override name = "TraceArgError";
+  constructor(
+    readonly flag: string,
+    readonly value: string,
+    detail: string,
+  ) {
+    super(`${flag} ${JSON.stringify(value)}: ${detail}`);
+  }
+}
+
+/** The trace could not be composed from the cluster's objects (unknown pod, pod without address ...). */
+export class TraceInputError extends Error {
+  override name = "TraceInputError";
+}
+
+export interface PodRef {
+  kind: "pod";
+  namespace: string;
+  name: string;
+}
+export interface IpRef {
+  kind: "ip";
+  ip: string;
+}
+export interface TraceTarget {
+  dst: PodRef | IpRef;
+  port: number;
+  protocol: PolicyProtocol;
+}
+
+export const DEFAULT_PORT = 80;
+export const DEFAULT_PROTOCOL: PolicyProtocol = "TCP";
+const PROTOCOLS: Record<string, PolicyProtocol> = { tcp: "TCP", udp: "UDP", sctp: "SCTP" };
+
+function parsePodRef(flag: string, whole: string, s: string): PodRef {
+  const parts = s.split("/");
+  if (parts.length !== 2) throw new TraceArgError(flag, whole, "expected <namespace>/<pod>");
+  const [namespace, name] = parts as [string, string];
+  const nsErr = dns1123LabelErrors(namespace);
+  if (nsErr.length > 0)
+    throw new TraceArgError(flag, whole, `namespace ${JSON.stringify(namespace)}: ${nsErr[0]}`);
+  const podErr = dns1123SubdomainErrors(name);
+  if (podErr.length > 0)
+    throw new TraceArgError(flag, whole, `pod name ${JSON.stringify(name)}: ${podErr[0]}`);
+  return { kind: "pod", namespace, name };
+}
+
+/** `--from <namespace>/<pod>` */
+export function parseFrom(s: string): PodRef {
+  return parsePodRef("--from", s, s);
+}
+
+/**
+ * `--to <ip|namespace/pod>[:port][/proto]`. A trailing `/tcp|udp|sctp` is a protocol only when what
+ * precedes it is an address or itself has a `/` (so `--to ns/tcp` stays the pod "tcp" of "ns").
+ */
+export function parseTo(s: string): TraceTarget {
+  let rest = s;
+  let protocol = DEFAULT_PROTOCOL;
+  const slash = rest.lastIndexOf("/");
+  if (slash >= 0) {
+    const tail = rest.slice(slash + 1);
+    const head = rest.slice(0, slash);
+    const proto = PROTOCOLS[tail.toLowerCase()];
+    const headIsAddress = parseV4(head.replace(/:\d*$/, "")) !== undefined;
+    if (proto && (headIsAddress || head.includes("/"))) {
+      protocol = proto;
+      rest = head;
+    } else if (headIsAddress || /^[0-9.:]+$/.test(head)) {
+      throw new TraceArgError("--to", s, `unknown protocol ${JSON.stringify(tail)} (tcp, udp or sctp)`);
+    }
+  }
+  let port = DEFAULT_PORT;
+  const colon = rest.lastIndexOf(":");
+  if (colon >= 0) {
+    const p = rest.slice(colon + 1);
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535)
+      throw new TraceArgError("--to", s, `port ${JSON.stringify(p)} must be a number from 1 to 65535`);
+    port = Number(p);
+    rest = rest.slice(0, colon);
+  }
+  if (rest.includes("/")) return { dst: parsePodRef("--to", s, rest), port, protocol };
+  if (parseV4(rest) !== undefined) return { dst: { kind: "ip", ip: rest }, port, protocol };
+  if (rest.includes(":") || /^[0-9a-f:]+$/i.test(rest))
+    throw new TraceArgError("--to", s, "only IPv4 destinations can be traced (the dataplane is IPv4 only)");
+  throw new TraceArgError(
+    "--to",
+    s,
+    "expected an IPv4 address or <namespace>/<pod>, optionally :port and /proto",
+  );
+}
+
+export type OutputFormat = "text" | "json";
+
+export function parseOutput(s: string): OutputFormat {
+  if (s === "text" || s === "json") return s;
+  throw new TraceArgError("--output", s, "expected text or json");
+}
+
+// ------------------------------------------------------------------------------ policy tracer
+
+/** What decided a packet in a policy program (the IR origin of the rule or map element). */
+export type DecidedBy =
+  | PolicyOrigin
+  /** The policy let the packet through but the node program's egress path dropped it. */
+  | { kind: "egress-path"; node: string; detail: string };
+
+/** tracePolicy by default; tests substitute one. */
+export type PolicyTracer = (program: PolicyProgram, packet: PolicyTracePacket) => PolicyTraceResult;
+
+// ------------------------------------------------------------------------------------- composition
+
+/** The objects the trace reads (one list each). */
+export interface ClusterObjects {
+  hostSubnets: KubeObject[];
+  nodes: KubeObject[];
+  clusterNetworks: KubeObject[];
+  pods: KubeObject[];
+  namespaces: KubeObject[];
+  netNamespaces: KubeObject[];
+  networkPolicies: KubeObject[];
+  egressFirewalls: KubeObject[];
+  egressNetworkPolicies: KubeObject[];
+  egressIPs: KubeObject[];
+  services: KubeObject[];
+  endpoints: KubeObject[];
+}
+
+export interface Hop {
+  node: string;
+  /** policy-egress: the source node's policy table; policy-ingress: the destination pod's node's;
+   *  policy: both pods on one node (one pass through its forward hook); egress-path: the node
+   *  program (reroute to a holder, SNAT, masquerade, drop); service: ClusterIP → endpoint. */
+  stage: "service" | "policy" | "policy-egress" | "policy-ingress" | "egress-path";
+  verdict: string;
+  decidedBy?: DecidedBy;
+  /** Policy hops: every decision on the way (multitenant allow, NetworkPolicy rule, final one). */
+  steps?: PolicyOrigin[];
+  detail?: string;
+}
+
+export interface SourceOut {
+  /** pod: no NAT (cluster destination); egressIP / projectEgressIP: SNAT by the holder; node:
+   *  masquerade to the node's address; dropped: the egress path drops it. */
+  kind: "pod" | "egressIP" | "projectEgressIP" | "node" | "dropped";
+  address?: string;
+  node?: string;
+  /** EgressIP name or project (namespace) of the egress IP. */
+  owner?: string;
+}
+
+export interface TraceReport {
+  from: { namespace: string; name: string; ip: string; node: string };
+  to: {
+    ip: string;
+    port: number;
+    protocol: PolicyProtocol;
+    pod?: string;
+    node?: string;
+    outside: boolean;
+    /** A ClusterIP destination: the service and the endpoint traced in its place (the forward hook
+     *  sees the packet after DNAT). */
+    service?: string;
+    endpoint?: string;
+  };
+  verdict: "allowed" | "denied";
+  decidedBy: DecidedBy;
+  /** Every possible source address (several when the EgressIP has several holders: one per flow). */
+  source: SourceOut[];
+  hops: Hop[];
+  warnings: string[];
+}
+
+export interface TraceOptions {
+  dnsServers: string[];
+  /** Default tracePolicy. */
+  tracer?: PolicyTracer;
+  /** The policy compiler (default compilePolicyProgram; tests substitute one). */
+  compile?: (view: PolicyView) => PolicyProgram;
+}
+
+const key = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`;
+const podIPOf = (p: KubeObject): string | undefined => {
+  const s = (p.status ?? {}) as { podIP?: string; phase?: string };
+  return s.phase === "Succeeded" || s.phase === "Failed" ? undefined : s.podIP || undefined;
+};
+const nodeOf = (p: KubeObject): string | undefined => (p.spec as { nodeName?: string } | undefined)?.nodeName;
+
+/** A node's underlay interfaces from what its agent publishes (names are synthetic: the API does not
+ *  carry them): the primary address first, then the other host CIDRs. */
+export function publishedInterfaces(
+  node: KubeObject | undefined,
+  fallbackIP: string | undefined,
+): UnderlayInterface[] {
+  const ann = node?.metadata.annotations ?? {};
+  const out: UnderlayInterface[] = [];
+  let primary: string | undefined;
+  try {
+    primary = (JSON.parse(ann["k8s.ovn.org/node-primary-ifaddr"] ?? "{}") as { ipv4?: string }).ipv4;
+  } catch {
+    primary = undefined;
+  }
+  if (primary && parseV4CIDR(primary) !== undefined) {
+    out.push({ name: "primary", address: primary });
+  }
+  let hostCIDRs: unknown = [];
+  try {
+    hostCIDRs = JSON.parse(ann["k8s.ovn.org/host-cidrs"] ?? "[]");
+  } catch {
+    hostCIDRs = [];
+  }
+  let n = 1;
+  for (const c of Array.isArray(hostCIDRs) ? hostCIDRs : []) {
+    if (typeof c !== "string" || c === primary || parseV4(c.split("/")[0] ?? "") === undefined) continue;
+    out.push({ name: `secondary${n++}`, address: c });
+  }
+  if (out.length === 0 && fallbackIP) out.push({ name: "primary", address: `${fallbackIP}/32` });
+  return out;
+}
+
+/** The interface a packet to `daddr` leaves by: the one whose network contains it, else primary. */
+function oifFor(ifaces: UnderlayInterface[], daddr: string): UnderlayInterface | undefined {
+  const name = interfaceFor(ifaces, parseV4(daddr) ?? 0);
+  return ifaces.find((i) => i.name === name) ?? ifaces[0];
+}
+
+function internalIP(n: KubeObject | undefined): string | undefined {
+  const addrs =
+    (n?.status as { addresses?: { type: string; address: string }[] } | undefined)?.addresses ?? [];
+  return addrs.find((a) => a.type === "InternalIP")?.address;
+}
+
+async function loadProgram(script: string): Promise<FakeNft> {
+  const nft = new FakeNft();
+  await nft.apply(script);
+  return nft;
+}
+
+/** The NodeView `node`'s agent would build from the API. */
+function nodeViewFor(o: ClusterObjects, node: string): NodeView {
+  const nodeObj = o.nodes.find((n) => n.metadata.name === node);
+  const hs = o.hostSubnets.find((h) => ((h as { host?: string }).host ?? h.metadata.name) === node) as
+    | { hostIP?: string }
+    | undefined;
+  return buildNodeView({
+    nodeName: node,
+    bridge: "cbr0",
+    interfaces: publishedInterfaces(nodeObj, hs?.hostIP ?? internalIP(nodeObj)),
+    hostSubnets: o.hostSubnets,
+    nodes: o.nodes,
+    clusterNetworks: o.clusterNetworks,
+    pods: o.pods,
+    namespaces: o.namespaces,
+    egressIPs: o.egressIPs,
+    services: o.services,
+    endpoints: o.endpoints,
+    netNamespaces: o.netNamespaces,
+    localPods: o.pods
+      .filter((p) => nodeOf(p) === node && podIPOf(p))
+      .map((p) => ({ namespace: p.metadata.namespace ?? "", name: p.metadata.name ?? "", ip: podIPOf(p)! })),
+  });
+}
+
+/** The node program `node` would run, from the API. */
+function nodeProgramFor(o: ClusterObjects, node: string): NodeProgram {
+  return compileNodeProgram(nodeViewFor(o, node));
+}
+
+function policyProgramFor(
+  o: ClusterObjects,
+  node: string,
+  opts: TraceOptions,
+  warnings: string[],
+): PolicyProgram {
+  const { view, warnings: w } = buildPolicyView({
+    nodeName: node,
+    hostSubnets: o.hostSubnets,
+    nodes: o.nodes,
+    clusterNetworks: o.clusterNetworks,
+    pods: o.pods,
+    namespaces: o.namespaces,
+    netNamespaces: o.netNamespaces,
+    networkPolicies: o.networkPolicies,
+    egressFirewalls: o.egressFirewalls,
+    egressNetworkPolicies: o.egressNetworkPolicies,
+    localPods: [],
+    dnsServers: opts.dnsServers,
+  });
+  const program = (opts.compile ?? compilePolicyProgram)(view);
+  for (const x of [...w, ...program.warnings]) warnings.push(`${node}: ${x.field}: ${x.detail}`);
+  return program;
+}
+
+/** Who owns an egress address (for the report). */
+function egressOwner(o: ClusterObjects, ip: string): Pick<SourceOut, "kind" | "owner"> {
+  for (const e of o.egressIPs) {
+    const items = (e.status as { items?: { egressIP: string }[] } | undefined)?.items ?? [];
+    const spec = (e.spec as { egressIPs?: string[] } | undefined)?.egressIPs ?? [];
+    if (items.some((i) => i.egressIP === ip) || spec.includes(ip))
+      return { kind: "egressIP", owner: e.metadata.name ?? "" };
+  }
+  for (const nn of o.netNamespaces) {
+    if (((nn as { egressIPs?: string[] }).egressIPs ?? []).includes(ip))
+      return { kind: "projectEgressIP", owner: nn.metadata.name ?? "" };
+  }
+  return { kind: "egressIP" };
+}
+
+/** The egress path of a pod → outside packet: which node(s) it leaves by and with which source. */
+async function egressPath(
+  o: ClusterObjects,
+  srcNode: string,
+  saddr: string,
+  daddr: string,
+  hops: Hop[],
+): Promise<SourceOut[]> {
+  const program = nodeProgramFor(o, srcNode);
+  const nft = await loadProgram(program.nft);
+  const srcObj = o.nodes.find((n) => n.metadata.name === srcNode);
+  const ifaces = publishedInterfaces(srcObj, internalIP(srcObj));
+  const oif = oifFor(ifaces, daddr)?.name ?? "primary";
+  const fwd = traceChain(nft, TABLE_FAMILY, TABLE_NAME, "forward", { saddr, daddr, oifname: oif });
+  if (fwd.verdict === "drop" || fwd.verdict === "reject") {
+    hops.push({
+      node: srcNode,
+      stage: "egress-path",
+      verdict: fwd.verdict,
+      detail: "project egress: dropped (no egress IP may be used)",
+    });
+    return [{ kind: "dropped", node: srcNode }];
+  }
+  // Rerouted to an egress IP holder? egress_pods maps the pod to a chain that sets the holder's mark.
+  const entry = (nft.elements(TABLE_FAMILY, TABLE_NAME, "egress_pods") ?? [])
+    .map((e) => e.split(" : "))
+    .find(([k]) => k === saddr);
+  if (entry) {
+    const chain = (entry[1] ?? "").replace(/^goto /, "");
+    const rules = nft.rules(TABLE_FAMILY, TABLE_NAME, chain) ?? [];
+    const marks = [...(rules[0] ?? "").matchAll(/0x[0-9a-f]+/g)].map((m) => Number(m[0]));
+    const out: SourceOut[] = [];
+    for (const mark of marks) {
+      const id = (mark & MARK_MASK) >>> MARK_SHIFT;
+      const via = program.ip.routes.find((r) => r.table === ROUTE_TABLE_BASE + id)?.via;
+      const holder = o.hostSubnets
+        .map((h) => h as unknown as { metadata: { name?: string }; host?: string; hostIP?: string })
+        .find(
+          (h) =>
+            h.hostIP === via ||
+            internalIP(o.nodes.find((n) => n.metadata.name === (h.host ?? h.metadata.name))) === via,
+        );
+      const holderName = holder ? (holder.host ?? holder.metadata.name ?? "") : undefined;
+      const local = traceChain(nft, TABLE_FAMILY, TABLE_NAME, "snat-postrouting", {
+        saddr,
+        daddr,
+        oifname: oif,
+        ctMark: mark,
+      });
+      hops.push({
+        node: srcNode,
+        stage: "egress-path",
+        verdict: local.verdict === "accept" ? "reroute" : local.verdict,
+        detail: `to egress IP holder ${holderName ?? via ?? "?"} (${via ?? "no route"})${marks.length > 1 ? `, one of ${marks.length} holders per flow` : ""}`,
+      });
+      if (!holderName) {
+        out.push({ kind: "dropped", node: srcNode });
+        continue;
+      }
+      out.push(...(await leave(o, holderName, saddr, daddr, hops)));
+    }
+    return out;
+  }
+  return leave(o, srcNode, saddr, daddr, hops);
+}
+
+/** The last node's postrouting: SNAT to an egress IP, masquerade, or drop. */
+async function leave(
+  o: ClusterObjects,
+  node: string,
+  saddr: string,
+  daddr: string,
+  hops: Hop[],
+): Promise<SourceOut[]> {
+  const nodeObj = o.nodes.find((n) => n.metadata.name === node);
+  const nft = await loadProgram(nodeProgramFor(o, node).nft);
+  const oif = oifFor(publishedInterfaces(nodeObj, internalIP(nodeObj)), daddr);
+  const v = traceChain(nft, TABLE_FAMILY, TABLE_NAME, "snat-postrouting", {
+    saddr,
+    daddr,
+    oifname: oif?.name ?? "primary",
+  });
+  if (v.verdict === "snat") {
+    const owner = egressOwner(o, v.to);
+    hops.push({
+      node,
+      stage: "egress-path",
+      verdict: "snat",
+      detail: `source ${v.to} (${owner.kind}${owner.owner ? ` ${owner.owner}` : ""})`,
+    });
+    return [{ ...owner, address: v.to, node }];
+  }
+  if (v.verdict === "masquerade") {
+    const addr = oif?.address.split("/")[0] ?? internalIP(nodeObj);
+    hops.push({
+      node,
+      stage: "egress-path",
+      verdict: "masquerade",
+      detail: `source ${addr ?? "?"} (node address)`,
+    });
+    return [{ kind: "node", ...(addr ? { address: addr } : {}), node }];
+  }
+  if (v.verdict === "drop" || v.verdict === "reject") {
+    hops.push({
+      node,
+      stage: "egress-path",
+      verdict: v.verdict,
+      detail: v.counters.length > 0 ? `counted in ${v.counters.join(", ")}` : "dropped by the node program",
+    });
+    return [{ kind: "dropped", node }];
+  }
+  hops.push({ node, stage: "egress-path", verdict: "accept", detail: "leaves without NAT" });
+  return [{ kind: "pod", address: saddr, node }];
+}
+
+/** Traces the first packet of a new flow from `from` to `target` through the programs the involved
+ *  nodes' agents would compile from `o`. Pure apart from in-memory program loading. */
+export async function traceFlow(
+  o: ClusterObjects,
+  from: PodRef,
+  target: TraceTarget,
+  opts: TraceOptions,
+): Promise<TraceReport> {
+  const warnings: string[] = [];
+  const srcPod = o.pods.find((p) => key(p) === `${from.namespace}/${from.name}`);
+  if (!srcPod) throw new TraceInputError(`--from: pod ${from.namespace}/${from.name} not found`);
+  if ((srcPod.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork)
+    throw new TraceInputError(
+      `--from: pod ${from.namespace}/${from.name} uses the host network: no pod policy applies`,
+    );
+  const saddr = podIPOf(srcPod);
+  const srcNode = nodeOf(srcPod);
+  if (!saddr || !srcNode)
+    throw new TraceInputError(`--from: pod ${from.namespace}/${from.name} has no address or node yet`);
+
+  let daddr: string;
+  let dport = target.port;
+  let dstPod: KubeObject | undefined;
+  const hops: Hop[] = [];
+  let service: { name: string; endpoint?: string } | undefined;
+  if (target.dst.kind === "pod") {
+    const ref = target.dst;
+    dstPod = o.pods.find((p) => key(p) === `${ref.namespace}/${ref.name}`);
+    if (!dstPod) throw new TraceInputError(`--to: pod ${ref.namespace}/${ref.name} not found`);
+    const ip = podIPOf(dstPod);
+    if (!ip || !nodeOf(dstPod))
+      throw new TraceInputError(`--to: pod ${ref.namespace}/${ref.name} has no address or node yet`);
+    daddr = ip;
+  } else {
+    daddr = target.dst.ip;
+    // A ClusterIP is DNATed to one endpoint before the forward hook: trace that endpoint.
+    const svc = nodeViewFor(o, srcNode).services.find((v) => v.clusterIP === daddr);
+    if (svc) {
+      const port = svc.ports.find((p) => p.port === dport && p.protocol === target.protocol);
+      // A port the service does not have is not DNATed: the forward chain rejects it.
+      const eps = (port ? (port.endpoints ?? svc.endpoints ?? []) : [])
+        .map((e) => ({ ip: e.ip, port: e.port ?? port?.targetPort ?? dport }))
+        .sort((a, b) => a.ip.localeCompare(b.ip) || a.port - b.port);
+      const name = `${svc.namespace}/${svc.name}`;
+      const ep = eps[0];
+      if (!ep) {
+        const detail = `service ${name} has no endpoint for ${dport}/${target.protocol.toLowerCase()}: rejected`;
+        hops.push({ node: srcNode, stage: "service", verdict: "reject", detail });
+        return {
+          from: { namespace: from.namespace, name: from.name, ip: saddr, node: srcNode },
+          to: { ip: daddr, port: dport, protocol: target.protocol, outside: false, service: name },
+          verdict: "denied",
+          decidedBy: { kind: "egress-path", node: srcNode, detail },
+          source: [],
+          hops,
+          warnings,
+        };
+      }
+      service = { name, endpoint: `${ep.ip}:${ep.port}` };
+      hops.push({
+        node: srcNode,
+        stage: "service",
+        verdict: "dnat",
+        detail: `${name} → ${ep.ip}:${ep.port}${eps.length > 1 ? ` (one of ${eps.length} endpoints, chosen per flow)` : ""}`,
+      });
+      daddr = ep.ip;
+      dport = ep.port;
+    }
+    // An address that is a pod's is traced as that pod (its node decides ingress).
+    dstPod = o.pods.find(
+      (p) => podIPOf(p) === daddr && !(p.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork,
+    );
+  }
+  const dstNode = dstPod ? nodeOf(dstPod) : undefined;
+
+  const policy = policyProgramFor(o, srcNode, opts, warnings);
+  const pkt: PolicyTracePacket = {
+    src: saddr,
+    dst: daddr,
+    protocol: target.protocol,
+    dport,
+    state: "new",
+  };
+  const tracer = opts.tracer ?? tracePolicy;
+  const policyHop = (node: string, stage: Hop["stage"], r: PolicyTraceResult): Hop => ({
+    node,
+    stage,
+    verdict: r.verdict,
+    decidedBy: r.decidedBy,
+    steps: r.steps,
+    ...(r.marked && r.verdict === "accept"
+      ? { detail: "leaves the cluster: the admin chain (inet egress-admin admin-output) sees it next" }
+      : {}),
+  });
+  const first = tracer(policy, pkt);
+  const sameNode = dstNode === srcNode;
+  hops.push(policyHop(srcNode, sameNode ? "policy" : "policy-egress", first));
+  let decision = first;
+  if (first.verdict === "accept" && dstNode && !sameNode) {
+    const second = tracer(policyProgramFor(o, dstNode, opts, warnings), pkt);
+    hops.push(policyHop(dstNode, "policy-ingress", second));
+    decision = second;
+  }
+
+  const outside = !dstPod && !isClusterDestination(o, daddr);
+  let source: SourceOut[] = [];
+  if (decision.verdict === "accept") {
+    source = outside
+      ? await egressPath(o, srcNode, saddr, daddr, hops)
+      : [{ kind: "pod", address: saddr, node: srcNode }];
+  }
+  const delivered = decision.verdict === "accept" && source.some((s) => s.kind !== "dropped");
+  const egressDrop = decision.verdict === "accept" && !delivered;
+  return {
+    from: { namespace: from.namespace, name: from.name, ip: saddr, node: srcNode },
+    to: {
+      ip: service ? (target.dst.kind === "ip" ? target.dst.ip : daddr) : daddr,
+      port: target.port,
+      protocol: target.protocol,
+      ...(service ? { service: service.name, endpoint: service.endpoint } : {}),
+      ...(dstPod ? { pod: key(dstPod) } : {}),
+      ...(dstNode ? { node: dstNode } : {}),
+      outside,
+    },
+    verdict: delivered ? "allowed" : "denied",
+    decidedBy: egressDrop
+      ? { kind: "egress-path", node: hops.at(-1)?.node ?? srcNode, detail: hops.at(-1)?.detail ?? "dropped" }
+      : decision.decidedBy,
+    source,
+    hops,
+    warnings,
+  };
+}
+
+/** Pod networks, the service network and every node address are inside the cluster. */
+function isClusterDestination(o: ClusterObjects, daddr: string): boolean {
+  const ip = parseV4(daddr);
+  if (ip === undefined) return false;
+  const cn = o.clusterNetworks.find((c) => c.metadata.name === "default") as
+    | { clusterNetworks?: { CIDR?: string }[]; serviceNetwork?: string }
+    | undefined;
+  const cidrs = [...(cn?.clusterNetworks ?? []).map((c) => c.CIDR ?? ""), cn?.serviceNetwork ?? ""];
+  if (
+    cidrs.some((c) => {
+      const p = parseV4CIDR(c);
+      return p !== undefined && containsV4(p, ip);
+    })
+  )
+    return true;
+  const nodeAddrs = new Set<string>();
+  for (const n of o.nodes) {
+    for (const a of (n.status as { addresses?: { address?: string }[] } | undefined)?.addresses ?? [])
+      if (a.address) nodeAddrs.add(a.address);
+  }
+  for (const h of o.hostSubnets) {
+    const hip = (h as { hostIP?: string }).hostIP;
+    if (hip) nodeAddrs.add(hip);
+  }
+  return nodeAddrs.has(daddr);
+}
+
+// ------------------------------------------------------------------------------------------ output
+
+/** One line for what decided: the policy name, rule index and kind. */
+export function describeDecidedBy(d: DecidedBy): string {
+  switch (d.kind) {
+    case "default":
+      return "no policy applies (default accept)";
+    case "conntrack":
+      return "established flow";
+    case "multitenant":
+      return `multitenant isolation: ${d.verdict} (${d.reason}${d.netid !== undefined ? `, netid ${d.netid}` : ""})`;
+    case "networkpolicy":
+      return `NetworkPolicy ${d.policy} spec.${d.direction}[${d.rule}]`;
+    case "networkpolicy-isolation":
+      return `NetworkPolicy ${d.direction} isolation: no rule allows it`;
+    case "dns":
+      return "DNS to a cluster resolver (never blocked by egress firewalls)";
+    case "multicast":
+      return "multicast: delivered per project by the multicast table (not filtered here)";
+    case "egressfirewall":
+      return `${d.firewallKind} ${d.namespace}/${d.name} spec.egress[${d.rule}] (${d.type})`;
+    case "egressfirewall-nomatch":
+      return `${d.firewallKind} ${d.namespace}/${d.name}: no rule matches (allowed)`;
+    case "egressfirewall-dropall":
+      return `egress firewall of ${d.namespace} drops all outside traffic (${d.firewalls.join(", ")})`;
+    case "egress-path":
+      return `egress path on ${d.node}: ${d.detail}`;
+  }
+}
+
+function describeSource(s: SourceOut): string {
+  switch (s.kind) {
+    case "pod":
+      return `${s.address} (pod address, no NAT)`;
+    case "egressIP":
+      return `${s.address} (EgressIP${s.owner ? ` ${s.owner}` : ""}, leaves ${s.node})`;
+    case "projectEgressIP":
+      return `${s.address} (egress IP of project ${s.owner}, leaves ${s.node})`;
+    case "node":
+      return `${s.address ?? "?"} (masquerade to node ${s.node})`;
+    case "dropped":
+      return `none (dropped on ${s.node})`;
+  }
+}
+
+export function formatReport(r: TraceReport, format: OutputFormat): string {
+  if (format === "json") {
+    // `source` is the one source address (null when the flow does not leave); `sources` lists every
+    // possibility when an EgressIP has several holders (one is chosen per flow).
+    const out = {
+      verdict: r.verdict,
+      decidedBy: r.decidedBy,
+      source: r.source[0] ?? null,
+      sources: r.source,
+      hops: r.hops,
+      from: r.from,
+      to: r.to,
+      warnings: r.warnings,
+    };
+    return `${JSON.stringify(out, null, 2)}\n`;
+  }
+  const lines = [
+    `from:       ${r.from.namespace}/${r.from.name} ${r.from.ip} on ${r.from.node}`,
+    `to:         ${r.to.pod ? `${r.to.pod} ` : ""}${r.to.ip}:${r.to.port}/${r.to.protocol.toLowerCase()}${r.to.node ? ` on ${r.to.node}` : r.to.outside ? " (outside the cluster)" : " (in the cluster)"}`,
+    `verdict:    ${r.verdict}`,
+    `decided by: ${describeDecidedBy(r.decidedBy)}`,
+    `source out: ${r.source.length === 0 ? "-" : r.source.map(describeSource).join("; or ")}`,
+    "hops:",
+    ...r.hops.map(
+      (h) =>
+        `  ${h.node} ${h.stage}: ${h.verdict}${h.decidedBy ? ` by ${describeDecidedBy(h.decidedBy)}` : ""}${h.detail ? ` — ${h.detail}` : ""}`,
+    ),
+    ...r.warnings.map((w) => `warning: ${w}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+// ------------------------------------------------------------------------------------------ command
+
+async function listAll(client: Client): Promise<ClusterObjects> {
+  const l = async (rt: Parameters<Client["list"]>[0]) => (await client.list(rt)).items;
+  const [
+    hostSubnets,
+    nodes,
+    clusterNetworks,
+    pods,
+    namespaces,
+    netNamespaces,
+    networkPolicies,
+    egressFirewalls,
+    egressNetworkPolicies,
+    egressIPs,
+    services,
+    endpoints,
+  ] = await Promise.all([
+    l(hostSubnetType),
+    l(nodeType),
+    l(clusterNetworkType),
+    l(podType),
+    l(namespaceType),
+    l(netNamespaceType),
+    l(networkPolicyType),
+    l(egressFirewallType),
+    l(egressNetworkPolicyType),
+    l(egressIPType),
+    l(serviceType),
+    l(endpointsType),
+  ]);
+  return {
+    hostSubnets,
+    nodes,
+    clusterNetworks,
+    pods,
+    namespaces,
+    netNamespaces,
+    networkPolicies,
+    egressFirewalls,
+    egressNetworkPolicies,
+    egressIPs,
+    services,
+    endpoints,
+  };
+}
+
+export function registerTraceCommand(program: Command): void {
+  program
+    .command("trace")
+    .description(
+      "what the dataplane does with a new flow from a pod: verdict, deciding rule, source address out",
+    )
+    .requiredOption("--from <ns/pod>", "source pod")
+    .requiredOption("--to <dst>", "destination: <ip|ns/pod>[:port][/proto] (default port 80, tcp)")
+    .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
+    .option(
+      "--cluster-dns <ip...>",
+      "the resolvers pods use, as the agents' --cluster-dns (default: this host's resolv.conf)",
+    )
+    .option("-o, --output <format>", "text or json", "text")
+    .action(
+      async (o: { from: string; to: string; kubeconfig?: string; clusterDns?: string[]; output: string }) => {
+        const from = parseFrom(o.from);
+        const target = parseTo(o.to);
+        const format = parseOutput(o.output);
+        const dnsServers =
+          o.clusterDns ?? resolvConfNameservers(await readFile("/etc/resolv.conf", "utf8").catch(() => ""));
+        const client = Client.fromFile(kubeconfigPath(o.kubeconfig));
+        const report = await traceFlow(await listAll(client), from, target, { dnsServers });
+        if (!o.clusterDns && target.port === 53)
+          report.warnings.push(
+            `DNS exemption evaluated with this host's resolvers (${dnsServers.join(", ") || "none"}); pass --cluster-dns as the agents get it`,
+          );
+        process.stdout.write(formatReport(report, format));
+      },
+    );
+}
