@@ -2,12 +2,18 @@
 // holder (pod on n1, its EgressIP held by n2: rerouted, then SNATed) and pod → pod across nodes,
 // each alternately with the compiled node programs of 10,000 pods / 1,000 EgressIPs applied on both
 // nodes and with no nftables table at all (plain routing along the same path). Runs in network
-// namespaces it creates and deletes (needs root and iperf3). Prints JSON: per scenario the median
-// bits/s with and without rules and their ratio (issue target ≥ 0.95).
-//   node dist/bench/dataplane/throughput.bench.js [--runs 5] [--seconds 2] [--pods 10000]
+// namespaces it creates and deletes (needs root and iperf3). A fourth setup adds the policy tables of
+// issue 7 on both nodes: 1,000 NetworkPolicies over 10,000 pods (the two real pods isolated, allowed
+// by policy) and an 8,000-rule EgressFirewall on the client's namespace. Prints JSON: per scenario
+// the median bits/s of each setup and their ratios (targets: node programs ≥ 0.95 of no rules, policy
+// ≥ 0.9 of none), and the TCP connection-setup rate per setup.
+//   node dist/bench/dataplane/throughput.bench.js [--runs 5] [--seconds 2] [--pods 10000] [--connects 300]
 import { execFileSync, spawn } from "node:child_process";
 import { applyNodeProgram } from "../../src/dataplane/apply.js";
 import { compileNodeProgram } from "../../src/dataplane/compile/node-program.js";
+import { compilePolicyProgram } from "../../src/dataplane/compile/policy/compile.js";
+import { firewallRules, manyPoliciesView } from "../../src/dataplane/compile/policy/fixtures.js";
+import type { PolicyView } from "../../src/dataplane/compile/policy/types.js";
 import type { EgressIPView, NodeView } from "../../src/dataplane/compile/types.js";
 import { RealIp } from "../../src/dataplane/ip/execer.js";
 import { reconcileIp } from "../../src/dataplane/ip/reconciler.js";
@@ -22,6 +28,7 @@ const RUNS = arg("runs", 5);
 const SECONDS = arg("seconds", 2);
 const PODS = arg("pods", 10_000);
 const EIPS = arg("egressips", 1_000);
+const CONNECTS = arg("connects", 300);
 
 const v4 = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -77,6 +84,71 @@ function view(self: typeof N1): NodeView {
   };
 }
 
+/** The policy rule sets seen from `self` (networkpolicy mode): the fixture's 1,000 NetworkPolicies
+ *  over 10,000 pods in 100 namespaces on n1, plus namespace `client` (P1) whose egress is allowed
+ *  to `server` and to EXT, `server` (P2) accepting ingress from `client` only, and an 8,000-rule
+ *  EgressFirewall on `client` whose one Allow for EXT sits just before the final Deny. */
+function policyView(self: typeof N1): PolicyView {
+  const base = manyPoliciesView(1000, PODS, 100);
+  const taken = new Set([P1, P2]);
+  const rules = firewallRules(8000);
+  rules.splice(rules.length - 1, 0, { type: "Allow", cidrSelector: `${EXT}/32` });
+  const ns = (name: string) => ({ name, labels: { "kubernetes.io/metadata.name": name }, multicast: false });
+  return {
+    ...base,
+    node: self.name,
+    podSubnet: self.podSubnet,
+    nodes: [
+      { name: "n1", ips: [N1.nodeIP], labels: {} },
+      { name: "n2", ips: [N2.nodeIP], labels: {} },
+    ],
+    dnsServers: [],
+    pods: [
+      ...base.pods.filter((p) => !taken.has(p.ip)).map((p) => ({ ...p, local: self === N1 })),
+      { namespace: "client", name: "p1", ip: P1, labels: {}, ports: [], local: self === N1 },
+      { namespace: "server", name: "p2", ip: P2, labels: {}, ports: [], local: self === N2 },
+    ],
+    namespaces: [...base.namespaces, ns("client"), ns("server")],
+    networkPolicies: [
+      ...base.networkPolicies,
+      {
+        namespace: "client",
+        name: "egress",
+        spec: {
+          podSelector: {},
+          policyTypes: ["Egress"],
+          egress: [
+            { to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "server" } } }] },
+            { to: [{ ipBlock: { cidr: `${EXT}/32` } }] },
+          ],
+        },
+      },
+      {
+        namespace: "server",
+        name: "ingress",
+        spec: {
+          podSelector: {},
+          ingress: [
+            { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "client" } } }] },
+          ],
+        },
+      },
+    ],
+    egressFirewalls: [
+      { namespace: "client", kind: "EgressFirewall", name: "default", effect: "Enforced", rules },
+    ],
+  };
+}
+
+/** TCP connections per second from `ns` to the echo server at `host:port` (sequential connects). */
+function connectRate(lab: NetLab, ns: string, host: string, port: number, count: number): number {
+  const t0 = performance.now();
+  const r = lab.probe(ns, host, port, count, 2000);
+  const s = (performance.now() - t0) / 1000;
+  if (r.failures > 0) throw new Error(`${r.failures} of ${count} connections from ${ns} to ${host} failed`);
+  return count / s;
+}
+
 /** iperf3 client in `ns` → `server`; returns received bits/s. */
 function iperf(ns: string, server: string): number {
   const out = execFileSync(
@@ -123,6 +195,8 @@ async function main(): Promise<void> {
       const s = spawn("ip", ["netns", "exec", ns, "iperf3", "-s"], { stdio: "ignore" });
       servers.push(s);
     }
+    const extEcho = await lab.echoServer(ext);
+    const podEcho = await lab.echoServer(p2.ns);
     await new Promise((r) => setTimeout(r, 300));
 
     const exec = (n: LabNode) => ({ nft: new RealNft({ netns: n.ns }), ip: new RealIp({ netns: n.ns }) });
@@ -160,24 +234,44 @@ async function main(): Promise<void> {
           }`,
         });
     };
+    const POLICY = "inet egress-policy";
+    const policies = [
+      { node: n1, script: compilePolicyProgram(policyView(N1)).nft },
+      { node: n2, script: compilePolicyProgram(policyView(N2)).nft },
+    ];
+    const policyTables = (on: boolean) => {
+      for (const { node, script } of policies)
+        execFileSync("ip", ["netns", "exec", node.ns, "nft", "-f", "-"], {
+          input: on ? script : `table ${POLICY} {}\ndelete table ${POLICY}\n`,
+        });
+    };
     const sides: Record<string, () => Promise<void>> = {
       without: async () => {
         ctTable(false);
+        policyTables(false);
         await rulesOff();
       },
       conntrackOnly: async () => {
+        policyTables(false);
         await rulesOff();
         ctTable(true);
       },
       with: async () => {
         ctTable(false);
+        policyTables(false);
         await rulesOn();
+      },
+      withPolicy: async () => {
+        ctTable(false);
+        await rulesOn();
+        policyTables(true);
       },
     };
     const scenarios = [
       { name: "pod → external via the EgressIP holder", ns: p1.ns, server: EXT },
       { name: "pod → pod across nodes", ns: p1.ns, server: P2 },
     ];
+    const rates: Record<string, Record<string, number[]>> = { "pod → external": {}, "pod → pod": {} };
     const results: Record<string, Record<string, number[]>> = {};
     for (const s of scenarios) results[s.name] = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
     for (let r = 0; r < RUNS; r++) {
@@ -187,6 +281,11 @@ async function main(): Promise<void> {
       for (const side of order) {
         await sides[side]!();
         for (const s of scenarios) results[s.name]![side]!.push(iperf(s.ns, s.server));
+        for (const [name, host, port] of [
+          ["pod → external", EXT, extEcho],
+          ["pod → pod", P2, podEcho],
+        ] as const)
+          (rates[name]![side] ??= []).push(connectRate(lab, p1.ns, host, port, CONNECTS));
       }
     }
     const gbit = (b: number) => Number((b / 1e9).toFixed(2));
@@ -205,8 +304,16 @@ async function main(): Promise<void> {
                 gbitMedian: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, gbit(median(v))])),
                 ratioWithVsWithout: ratio(r.with!, r.without!),
                 ratioWithVsConntrackOnly: ratio(r.with!, r.conntrackOnly!),
+                ratioWithPolicyVsWith: ratio(r.withPolicy!, r.with!),
+                ratioWithPolicyVsWithout: ratio(r.withPolicy!, r.without!),
                 runs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.map(gbit)])),
               },
+            ]),
+          ),
+          connectionsPerSecondMedian: Object.fromEntries(
+            Object.entries(rates).map(([name, r]) => [
+              name,
+              Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(median(v))])),
             ]),
           ),
           loadAverage: (await import("node:os")).loadavg().map((x) => x.toFixed(1)),
