@@ -71,6 +71,10 @@ export class EgressFirewallController implements Controller {
   private readonly writtenStatus = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** netid per namespace, kept from NetNamespace events: the verdicts read nothing else of them,
+   *  so the other writes to NetNamespaces (state annotations, 10,000 creations on a new cluster)
+   *  neither start a run nor make one list every NetNamespace. */
+  private readonly netids = new Map<string, number>();
 
   constructor(private readonly opts: EgressFirewallControllerOptions = {}) {}
 
@@ -93,8 +97,25 @@ export class EgressFirewallController implements Controller {
       (key, err, attempt) => this.log.warn({ key, err, attempt }, "egress firewall sync failed; retrying"),
     );
     const enqueue = () => this.queue.add(KEY);
-    for (const rt of [egressNetworkPolicyType, egressFirewallType, netNamespaceType])
-      ctx.informers.for(rt).on(enqueue);
+    this.netids.clear();
+    for (const rt of [egressNetworkPolicyType, egressFirewallType]) ctx.informers.for(rt).on(enqueue);
+    ctx.informers.for(netNamespaceType).on((type, obj) => {
+      const name = obj.metadata.name ?? "";
+      const id = (obj as unknown as NetNamespace).netid;
+      const next = type === "delete" || typeof id !== "number" ? undefined : id;
+      if (this.netids.get(name) === next) return;
+      if (next === undefined) this.netids.delete(name);
+      else this.netids.set(name, next);
+      // A netid matters only to policies (joined/global projects); without any there is no work.
+      if (this.policyCount() > 0) enqueue();
+    });
+  }
+
+  private policyCount(): number {
+    return (
+      this.ctx.informers.for(egressNetworkPolicyType).list().length +
+      this.ctx.informers.for(egressFirewallType).list().length
+    );
   }
 
   start(): void {
@@ -136,14 +157,9 @@ export class EgressFirewallController implements Controller {
   private async reconcile(): Promise<ReconcileOutcome> {
     const policies = this.policies();
     this.trackNames(policies.flatMap((p) => p.dnsNames));
-    const netids = new Map<string, number>();
-    for (const nn of this.ctx.informers.for(netNamespaceType).list()) {
-      const n = nn as unknown as NetNamespace;
-      if (typeof n.netid === "number") netids.set(nn.metadata.name ?? "", n.netid);
-    }
     const verdicts = decideFirewallEffects({
       policies: policies.map((p) => p.ref),
-      netids,
+      netids: this.netids,
       globalNamespaces: this.ctx.options.globalNamespaces,
     });
     const byRef = new Map(policies.map((p) => [`${p.ref.kind}/${p.ref.namespace}/${p.ref.name}`, p]));

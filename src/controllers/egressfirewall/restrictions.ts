@@ -43,8 +43,16 @@ export function decideFirewallEffects(input: RestrictionInput): FirewallVerdict[
     l.push(p);
     byNamespace.set(p.namespace, l);
   }
+  // Partners are looked up only for the netids of namespaces with policies (one pass over the
+  // netids, not a grouping of every namespace).
+  const wanted = new Set<number>();
+  for (const ns of byNamespace.keys()) {
+    const id = input.netids.get(ns);
+    if (id !== undefined && id !== 0) wanted.add(id);
+  }
   const byNetid = new Map<number, string[]>();
-  for (const [ns, id] of input.netids) {
+  for (const [ns, id] of wanted.size === 0 ? [] : input.netids) {
+    if (!wanted.has(id)) continue;
     const l = byNetid.get(id) ?? [];
     l.push(ns);
     byNetid.set(id, l);

@@ -15,15 +15,17 @@ import {
 import { isRecord, type KubeObject } from "../../api/object.js";
 import type { LabelSelector } from "../../api/selector.js";
 import type { Logger } from "../../util/log.js";
+import { compareStrings } from "../common/decision.js";
 import { isAlreadyExists, isConflict, isNotFound } from "../runtime/client.js";
+import { EventDedup, type KeyedEvent } from "../runtime/dedup.js";
 import { refOf } from "../runtime/events.js";
+import { resourceVersionAtLeast } from "../runtime/expectations.js";
 import type { Controller, ControllerContext, SharedInformer } from "../runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
 import { assignEgressIPs, type EgressIPStatusItem } from "./assign.js";
-import { EventDeduper, type KeyedEvent } from "./dedup.js";
 import { type EgressIPMetrics, egressIPMetrics } from "./metrics.js";
 import { type EgressNode, isCloud, type Platform } from "./node.js";
-import { selectPodsForEgressIPs } from "./pods.js";
+import { type PodSelectionResult, selectPodsForEgressIPs, standbyEvents } from "./pods.js";
 import { type ProbeFn, Prober } from "./prober.js";
 import {
   clampCloudCapacity,
@@ -67,12 +69,6 @@ const OVERLAY_MS = 5000;
 
 type Pending = { obj: KubeObject; items: EgressIPStatusItem[] };
 
-const rvNewerOrEqual = (a: string | undefined, b: string | undefined): boolean => {
-  if (a === undefined || b === undefined) return false;
-  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return BigInt(a) >= BigInt(b);
-  return a === b;
-};
-
 export class EgressIPController implements Controller {
   readonly name = "egressip";
   private ctx!: ControllerContext;
@@ -109,8 +105,15 @@ export class EgressIPController implements Controller {
   private readonly translated = new Map<string, TranslatedNode & { rv: string | undefined }>();
   private readonly specPrints = new Map<string, string>();
   private readonly overlay = new Map<string, { obj: KubeObject; at: number }>();
-  private readonly assignEvents = new EventDeduper();
-  private readonly podEvents = new EventDeduper();
+  private readonly assignEvents = new EventDedup();
+  private readonly podEvents = new EventDedup();
+  /** Pod selection is independent per namespace: after a pod or namespace event only that
+   *  namespace is selected again; an EgressIP spec change re-selects everything. */
+  private podsAll = true;
+  private readonly podsDirty = new Set<string>();
+  /** namespace → its standby pods (sorted), only namespaces that have any. */
+  private readonly standbyByNs = new Map<string, PodSelectionResult["standby"]>();
+  private readonly nsLabels = new Map<string, string>();
   /** Nodes the cloud refused an IP on: they take no more than `limit` until one is released. */
   private readonly cloudClamp = new Map<string, { limit: number; at: number }>();
 
@@ -120,6 +123,10 @@ export class EgressIPController implements Controller {
     this.ctx = ctx;
     this.stopped = false;
     this.ready = false;
+    this.podsAll = true;
+    this.podsDirty.clear();
+    this.standbyByNs.clear();
+    this.nsLabels.clear();
     this.log = ctx.log.child({ controller: this.name });
     this.platform = ctx.options.platform;
     this.cloud = isCloud(this.platform);
@@ -173,7 +180,7 @@ export class EgressIPController implements Controller {
       const o = this.overlay.get(name);
       if (
         type === "delete" ||
-        (o && rvNewerOrEqual(obj.metadata.resourceVersion, o.obj.metadata.resourceVersion))
+        (o && resourceVersionAtLeast(obj.metadata.resourceVersion, o.obj.metadata.resourceVersion))
       )
         this.overlay.delete(name);
       const sp =
@@ -183,13 +190,25 @@ export class EgressIPController implements Controller {
       if (this.specPrints.get(name) !== sp) {
         if (sp === undefined) this.specPrints.delete(name);
         else this.specPrints.set(name, sp);
+        this.podsAll = true;
         this.triggerPods();
       }
       this.trigger();
     });
     this.cpics?.on(() => this.trigger());
-    this.namespaces.on(() => this.triggerPods());
-    this.pods.on(() => this.triggerPods());
+    this.namespaces.on((type, obj) => {
+      const name = obj.metadata.name ?? "";
+      const labels = type === "delete" ? undefined : JSON.stringify(obj.metadata.labels ?? {});
+      if (this.nsLabels.get(name) === labels) return;
+      if (labels === undefined) this.nsLabels.delete(name);
+      else this.nsLabels.set(name, labels);
+      this.podsDirty.add(name);
+      this.triggerPods();
+    });
+    this.pods.on((_type, obj) => {
+      this.podsDirty.add(obj.metadata.namespace ?? "");
+      this.triggerPods();
+    });
   }
 
   start(): void {
@@ -501,7 +520,7 @@ export class EgressIPController implements Controller {
     }
   }
 
-  private recordFresh(dedup: EventDeduper, events: KeyedEvent[], objs: Map<string, KubeObject>): void {
+  private recordFresh(dedup: EventDedup, events: KeyedEvent[], objs: Map<string, KubeObject>): void {
     for (const e of dedup.fresh(events)) {
       const obj = e.object.kind === "EgressIP" ? objs.get(e.object.name) : undefined;
       const ref = obj
@@ -527,19 +546,46 @@ export class EgressIPController implements Controller {
         ...(isRecord(spec.podSelector) ? { podSelector: spec.podSelector as LabelSelector } : {}),
       };
     });
-    const namespaces = this.namespaces.list().map((n) => ({
-      name: n.metadata.name ?? "",
-      labels: n.metadata.labels ?? {},
-    }));
-    const pods = this.pods.list().map((p) => ({
+    const all = this.podsAll;
+    const dirty = [...this.podsDirty];
+    this.podsAll = false;
+    this.podsDirty.clear();
+    const nsInfo = (n: KubeObject) => ({ name: n.metadata.name ?? "", labels: n.metadata.labels ?? {} });
+    const podInfo = (p: KubeObject) => ({
       namespace: p.metadata.namespace ?? "",
       name: p.metadata.name ?? "",
       labels: p.metadata.labels ?? {},
       hostNetwork: isRecord(p.spec) && p.spec.hostNetwork === true,
-    }));
-    const res = selectPodsForEgressIPs(specs, namespaces, pods);
+    });
+    let res: PodSelectionResult;
+    if (all) {
+      res = selectPodsForEgressIPs(specs, this.namespaces.list().map(nsInfo), this.pods.list().map(podInfo));
+      this.standbyByNs.clear();
+    } else {
+      const nss: ReturnType<typeof nsInfo>[] = [];
+      const pods: ReturnType<typeof podInfo>[] = [];
+      for (const ns of dirty) {
+        this.standbyByNs.delete(ns);
+        const n = this.namespaces.get(ns);
+        if (!n) continue;
+        nss.push(nsInfo(n));
+        for (const p of this.pods.list(ns)) pods.push(podInfo(p));
+      }
+      res = selectPodsForEgressIPs(specs, nss, pods);
+    }
+    for (const s of res.standby) {
+      const ns = s.pod.slice(0, s.pod.indexOf("/"));
+      const l = this.standbyByNs.get(ns) ?? [];
+      l.push(s);
+      this.standbyByNs.set(ns, l);
+    }
+    // The standby list of the whole cluster, sorted by pod as one selection over everything gives.
+    const standby = [...this.standbyByNs.keys()]
+      .sort(compareStrings)
+      .flatMap((ns) => this.standbyByNs.get(ns) ?? []);
     const byName = new Map(eipObjs.map((o) => [o.metadata.name ?? "", o]));
-    const events: KeyedEvent[] = res.events.map((e) => {
+    const decided = [...res.events.filter((e) => e.reason === "InvalidSelector"), ...standbyEvents(standby)];
+    const events: KeyedEvent[] = decided.map((e) => {
       const uid = byName.get(e.object.name)?.metadata.uid;
       return uid ? { ...e, uid } : e;
     });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { selectPodsForEgressIPs } from "./pods.js";
+import fc from "fast-check";
+import { byPod, selectPodsForEgressIPs, standbyEvents } from "./pods.js";
 
 const nss = [
   { name: "prod", labels: { env: "prod" } },
@@ -72,5 +73,52 @@ describe("selectPodsForEgressIPs", () => {
     );
     assert.equal(r.servedBy.size, 0);
     assert.equal(r.events[0]?.reason, "InvalidSelector");
+  });
+  it("property: selecting namespace by namespace and merging gives the events of one selection", () => {
+    const arbLabels = fc.dictionary(fc.constantFrom("env", "app"), fc.constantFrom("a", "b"), { maxKeys: 2 });
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            ns: fc.option(fc.record({ matchLabels: arbLabels }), { nil: undefined }),
+            pod: fc.option(fc.record({ matchLabels: arbLabels }), { nil: undefined }),
+            ts: fc.constantFrom("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z", undefined),
+          }),
+          { maxLength: 5 },
+        ),
+        fc.array(arbLabels, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.record({ ns: fc.nat(3), labels: arbLabels, host: fc.boolean() }), { maxLength: 20 }),
+        (eips, nsLabels, podSpecs) => {
+          const specs = eips.map((e, i) => ({
+            name: `e${i}`,
+            namespaceSelector: e.ns ?? {},
+            ...(e.pod ? { podSelector: e.pod } : {}),
+            ...(e.ts ? { creationTimestamp: e.ts } : {}),
+          }));
+          const namespaces = nsLabels.map((labels, i) => ({ name: `ns${i}`, labels }));
+          const allPods = podSpecs.map((p, j) => ({
+            namespace: `ns${p.ns}`,
+            name: `p${j}`,
+            labels: p.labels,
+            hostNetwork: p.host && j % 4 === 0,
+          }));
+          const whole = selectPodsForEgressIPs(specs, namespaces, allPods);
+          const parts = namespaces.map((n) =>
+            selectPodsForEgressIPs(
+              specs,
+              [n],
+              allPods.filter((p) => p.namespace === n.name),
+            ),
+          );
+          const merged = parts.flatMap((r) => r.standby).sort((a, b) => byPod(a.pod, b.pod));
+          assert.deepEqual(merged, whole.standby);
+          assert.deepEqual(
+            standbyEvents(merged),
+            whole.events.filter((e) => e.reason === "EgressIPStandby"),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

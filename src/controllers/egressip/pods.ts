@@ -95,16 +95,26 @@ export function selectPodsForEgressIPs(
       } else standby.push({ pod: key, egressIP: c.name, servedBy: first });
     }
   }
-  // Sort only what matched (was: a copy of every pod), by (namespace, name) as before; a namespace
-  // contains no '/'. The sort is stable, so per pod the EgressIPs stay in age order.
-  const byPod = (a: string, b: string): number => {
-    const ia = a.indexOf("/");
-    const ib = b.indexOf("/");
-    return compareStrings(a.slice(0, ia), b.slice(0, ib)) || compareStrings(a.slice(ia + 1), b.slice(ib + 1));
-  };
+  // Sort only what matched (was: a copy of every pod), by (namespace, name) as before. The sort is
+  // stable, so per pod the EgressIPs stay in age order.
   for (const list of podsOf.values()) list.sort(byPod);
   standby.sort((x, y) => byPod(x.pod, y.pod));
-  // One event per (standby EgressIP, serving EgressIP) pair, not one per pod.
+  events.push(...standbyEvents(standby));
+  return { servedBy, podsOf, standby, events };
+}
+
+/** Orders "namespace/name" keys by namespace, then name (a namespace contains no '/'). */
+export function byPod(a: string, b: string): number {
+  const ia = a.indexOf("/");
+  const ib = b.indexOf("/");
+  return compareStrings(a.slice(0, ia), b.slice(0, ib)) || compareStrings(a.slice(ia + 1), b.slice(ib + 1));
+}
+
+/** The EgressIPStandby Warnings for a standby list sorted by pod (as `standby` of the result):
+ *  one per (standby EgressIP, serving EgressIP) pair, not one per pod. Selection is independent
+ *  per namespace, so a caller may select namespace by namespace and pass the merged, sorted list. */
+export function standbyEvents(standby: PodSelectionResult["standby"]): DecisionEvent[] {
+  const events: DecisionEvent[] = [];
   const pairs = new Map<string, { egressIP: string; servedBy: string; pods: string[] }>();
   for (const s of standby) {
     const k = `${s.egressIP}\u0000${s.servedBy}`;
@@ -119,5 +129,5 @@ export function selectPodsForEgressIPs(
       message: `${v.pods.length} pod(s) selected by EgressIP ${v.egressIP} are already served by the older EgressIP ${v.servedBy} (e.g. ${v.pods[0]}); ${v.egressIP} is standby for them`,
       object: { kind: "EgressIP", name: v.egressIP },
     });
-  return { servedBy, podsOf, standby, events };
+  return events;
 }

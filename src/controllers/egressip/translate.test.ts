@@ -198,6 +198,14 @@ describe("fingerprint", () => {
     );
     assert.notEqual(egressFingerprint(a), egressFingerprint(node("a", { ready: "True" })));
   });
+
+  it("ignores labels the decision does not read (EgressService host labels), not the role labels", () => {
+    const a = node("a", { labels: { [L]: "" }, ready: "True" });
+    const hosted = node("a", { labels: { [L]: "", "egress-service.k8s.ovn.org/ns-s": "" }, ready: "True" });
+    assert.equal(egressFingerprint(a), egressFingerprint(hosted));
+    const master = node("a", { labels: { [L]: "", "node-role.kubernetes.io/master": "" }, ready: "True" });
+    assert.notEqual(egressFingerprint(a), egressFingerprint(master));
+  });
 });
 
 describe("EgressIP → EgressIPObject", () => {

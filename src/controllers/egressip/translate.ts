@@ -7,6 +7,7 @@ import type { EgressIPObject, EgressIPStatusItem } from "./assign.js";
 import {
   CLOUD_EGRESS_IPCONFIG_ANNOTATION,
   type CloudEgressIPConfig,
+  CONTROL_PLANE_LABELS,
   EGRESS_ASSIGNABLE_LABEL,
   type EgressNode,
   HOST_CIDRS_ANNOTATION,
@@ -104,8 +105,11 @@ export function toEgressNode(obj: KubeObject, reachable: boolean): TranslatedNod
  *  (heartbeats, images, capacity) does not trigger a recomputation. */
 export function egressFingerprint(obj: KubeObject): string {
   const ann = obj.metadata.annotations ?? {};
+  const labels = obj.metadata.labels ?? {};
+  // Only the labels the decision reads: other controllers label nodes too (EgressService hosts),
+  // and each such write would otherwise start a recomputation for 5,000 nodes.
   return JSON.stringify([
-    obj.metadata.labels ?? {},
+    [EGRESS_ASSIGNABLE_LABEL, ...CONTROL_PLANE_LABELS].map((l) => Object.hasOwn(labels, l)),
     isNodeReady(obj),
     nodeAddresses(obj),
     ann[PRIMARY_IFADDR_ANNOTATION],

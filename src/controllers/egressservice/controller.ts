@@ -10,18 +10,21 @@ import type { KubeObject } from "../../api/object.js";
 import { labelKeyProblem } from "../../api/selector.js";
 import type { DecisionEvent } from "../common/decision.js";
 import { isConflict, isNotFound } from "../runtime/client.js";
+import { EventDedup, emitFresh } from "../runtime/dedup.js";
 import { refOf } from "../runtime/events.js";
+import { WriteExpectations } from "../runtime/expectations.js";
 import type { Controller, ControllerContext, SharedInformer } from "../runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
 import {
+  EGRESS_SERVICE_LABEL_PREFIX,
   type EgressServiceDecision,
   egressServiceLabel,
   electEgressServiceHosts,
   HOST_ALL,
   nodeLabelChanges,
 } from "./elect.js";
-import { currentHost, nodeReady, toEgressServiceInput, toESNode } from "./inputs.js";
-import { EventDeduper, WriteExpectations } from "./sync.js";
+import { currentHost, toEgressServiceInput, toESNode } from "./inputs.js";
+import { NodeSelectorIndex } from "./node-index.js";
 
 /** Whether a node answers its health probe. The EgressIP prober (src/controllers/egressip/prober.ts)
  *  is meant to be shared through this interface; without one every node counts as reachable and
@@ -92,9 +95,13 @@ export class EgressServiceController implements Controller {
   private readonly reach: NodeReachability;
   private readonly expectationTimeoutMs: number;
   private expectations = new WriteExpectations();
-  private events: EventDeduper | undefined;
-  /** node → what election reads of it (Ready, labels); heartbeats that change nothing are ignored. */
-  private nodePrints = new Map<string, string>();
+  private events = new EventDedup();
+  /** What election reads of each node (Ready, reachable, labels), matched per distinct
+   *  nodeSelector; heartbeats that change none of it are ignored. */
+  private index = new NodeSelectorIndex();
+  /** Nodes carrying at least one egress-service label (the only ones whose labels may need
+   *  removals besides the elected hosts). */
+  private labelled = new Set<string>();
   private inf:
     | { es: SharedInformer; svc: SharedInformer; ep: SharedInformer; node: SharedInformer }
     | undefined;
@@ -108,10 +115,9 @@ export class EgressServiceController implements Controller {
     this.ctx = ctx;
     this.running = false;
     this.expectations = new WriteExpectations(this.expectationTimeoutMs);
-    this.nodePrints = new Map();
-    this.events = new EventDeduper((ref, type, reason, message) =>
-      ctx.recorder.record(ref, type, reason, message),
-    );
+    this.index = new NodeSelectorIndex();
+    this.labelled = new Set();
+    this.events = new EventDedup();
     const log = ctx.log.child({ controller: this.name });
     this.queue = new WorkQueue(
       () => this.reconcile(),
@@ -137,20 +143,27 @@ export class EgressServiceController implements Controller {
     inf.node.on((type, obj) => {
       const name = obj.metadata.name ?? "";
       if (type === "delete") {
-        this.nodePrints.delete(name);
-        this.enqueue();
+        this.labelled.delete(name);
+        if (this.index.deleteNode(name)) this.enqueue();
         return;
       }
-      const print = JSON.stringify([nodeReady(obj), obj.metadata.labels ?? {}]);
-      if (this.nodePrints.get(name) === print) return;
-      this.nodePrints.set(name, print);
-      this.enqueue();
+      const labels = obj.metadata.labels ?? {};
+      if (Object.keys(labels).some((k) => k.startsWith(EGRESS_SERVICE_LABEL_PREFIX))) this.labelled.add(name);
+      else this.labelled.delete(name);
+      if (this.index.setNode(toESNode(obj, this.reach.isReachable(name)))) this.enqueue();
     });
   }
 
   start(): void {
     this.running = true;
-    this.unsubscribe = this.reach.onChange(() => this.enqueue());
+    this.unsubscribe = this.reach.onChange((node) => {
+      if (this.index.setReachable(node, this.reach.isReachable(node))) this.enqueue();
+    });
+    // Reachability may have changed while the caches filled.
+    for (const n of this.inf?.node.list() ?? []) {
+      const name = n.metadata.name ?? "";
+      this.index.setReachable(name, this.reach.isReachable(name));
+    }
     this.enqueue();
   }
 
@@ -183,8 +196,6 @@ export class EgressServiceController implements Controller {
     // A cache that does not show our last writes yet would re-elect from stale hosts.
     if (!this.expectations.satisfied((k) => this.lookup(k))) return { requeueAfterMs: 10 };
 
-    const nodes = inf.node.list();
-    const nodeByName = new Map(nodes.map((n) => [n.metadata.name ?? "", n]));
     const ess = inf.es.list().filter((es) => !es.metadata.deletionTimestamp);
     const esByKey = new Map(ess.map((es) => [`${es.metadata.namespace}/${es.metadata.name}`, es]));
     const inputs = ess.map((es) => {
@@ -192,10 +203,7 @@ export class EgressServiceController implements Controller {
       const name = es.metadata.name ?? "";
       return toEgressServiceInput(es, inf.svc.get(name, ns), inf.ep.get(name, ns));
     });
-    const result = electEgressServiceHosts(
-      inputs,
-      nodes.map((n) => toESNode(n, this.reach.isReachable(n.metadata.name ?? ""))),
-    );
+    const result = electEgressServiceHosts(inputs, this.index);
     const events = [...result.events];
 
     // Label keys longer than a label name allows cannot be written; say so instead of failing forever.
@@ -220,7 +228,10 @@ export class EgressServiceController implements Controller {
     // Failover latency is therefore two round trips for the label, one for status.host.
     const first: (() => Promise<void>)[] = [];
     const second: (() => Promise<void>)[] = [];
-    for (const [name, node] of nodeByName) {
+    // Only nodes that carry an egress-service label or must get one can need a label write.
+    for (const name of new Set([...this.labelled, ...result.nodeLabels.keys()])) {
+      const node = inf.node.get(name);
+      if (!node) continue;
       const ch = nodeLabelChanges(node.metadata.labels ?? {}, result.nodeLabels.get(name));
       if (ch.add.length === 0 && ch.remove.length === 0) continue;
       const write = () => this.patchNodeLabels(name, ch.add, ch.remove);
@@ -255,11 +266,16 @@ export class EgressServiceController implements Controller {
     await settle(first);
     await settle(second);
 
-    await this.events!.emit(events, (ref) => {
-      const obj =
-        ref.kind === "EgressService" ? inf.es.get(ref.name, ref.namespace) : nodeByName.get(ref.name);
-      return obj ? refOf(obj) : undefined;
-    });
+    await emitFresh(
+      this.events,
+      events,
+      (ref) => {
+        const obj =
+          ref.kind === "EgressService" ? inf.es.get(ref.name, ref.namespace) : inf.node.get(ref.name);
+        return obj ? refOf(obj) : undefined;
+      },
+      (ref, type, reason, message) => ctx.recorder.record(ref, type, reason, message),
+    );
     ctx.log.debug(
       {
         controller: this.name,
@@ -286,7 +302,9 @@ export class EgressServiceController implements Controller {
     }
     this.expectations.expect(JSON.stringify(["Node", "", node]), (cached) => {
       const l = cached?.metadata.labels ?? {};
-      return add.every((k) => l[k] === "") && remove.every((k) => !Object.hasOwn(l, k));
+      return (
+        cached === undefined || (add.every((k) => l[k] === "") && remove.every((k) => !Object.hasOwn(l, k)))
+      );
     });
     this.ctx!.log.info({ controller: this.name, node, add, remove }, "egress service node labels updated");
   }
@@ -309,7 +327,7 @@ export class EgressServiceController implements Controller {
     }
     this.expectations.expect(
       JSON.stringify(["EgressService", ns, name]),
-      (cached) => currentHost(cached!) === host,
+      (cached) => cached === undefined || currentHost(cached) === host,
     );
     this.ctx!.log.info(
       { controller: this.name, egressService: `${ns}/${name}`, host },

@@ -4,9 +4,14 @@
 // with externalTrafficPolicy Local, runs an endpoint. The current host is kept while it still
 // qualifies; otherwise the qualifying node hosting the fewest egress services wins, ties by node
 // name. Outputs status.host per service and the egress-service labels each node should carry.
-// Pure: no I/O; controllers translate objects in and labels/status out.
-import { type LabelSelector, labelSelectorAsSelector, selectorMatches } from "../../api/selector.js";
+// Candidates come from a NodeSelectorIndex (node-index.ts): each distinct selector is matched once,
+// not once per service per node. Pure: no I/O; controllers translate objects in and labels/status
+// out.
+import type { LabelSelector } from "../../api/selector.js";
 import { compareStrings, type DecisionEvent } from "../common/decision.js";
+import { type ESNode, NodeSelectorIndex } from "./node-index.js";
+
+export type { ESNode } from "./node-index.js";
 
 export const EGRESS_SERVICE_LABEL_PREFIX = "egress-service.k8s.ovn.org/";
 export const HOST_ALL = "ALL";
@@ -14,13 +19,6 @@ export const HOST_ALL = "ALL";
 /** Node label marking the host of Service ns/name (value ""). */
 export const egressServiceLabel = (namespace: string, name: string): string =>
   `${EGRESS_SERVICE_LABEL_PREFIX}${namespace}-${name}`;
-
-export interface ESNode {
-  name: string;
-  labels: Record<string, string>;
-  ready: boolean;
-  reachable: boolean;
-}
 
 export interface EgressServiceInput {
   namespace: string;
@@ -65,16 +63,21 @@ export interface ElectResult {
 }
 
 /** Elects hosts for all EgressServices at once (so the "fewest hosted" tie-break sees every
- *  service). Kept hosts are counted first, then new elections run in namespace/name order. */
-export function electEgressServiceHosts(services: EgressServiceInput[], nodes: ESNode[]): ElectResult {
+ *  service). Kept hosts are counted first, then new elections run in namespace/name order. `nodes`
+ *  is either the node list or an index of it kept up to date by the caller (same result). */
+export function electEgressServiceHosts(
+  services: EgressServiceInput[],
+  nodes: readonly ESNode[] | NodeSelectorIndex,
+): ElectResult {
+  const index = nodes instanceof NodeSelectorIndex ? nodes : NodeSelectorIndex.of(nodes);
   const events: DecisionEvent[] = [];
   const sorted = [...services].sort(
     (a, b) => compareStrings(a.namespace, b.namespace) || compareStrings(a.name, b.name),
   );
-  const nodeByName = new Map(nodes.map((n) => [n.name, n]));
-  const load = new Map<string, number>(nodes.map((n) => [n.name, 0]));
+  const load = new Map<string, number>();
   const decided = new Map<EgressServiceInput, EgressServiceDecision>();
-  const candidates = new Map<EgressServiceInput, ESNode[]>();
+  /** Per service still to elect: its eligible nodes, or (ETP Local) its endpoint nodes among them. */
+  const candidates = new Map<EgressServiceInput, Iterable<string>>();
 
   for (const s of sorted) {
     const d: EgressServiceDecision = { namespace: s.namespace, name: s.name, host: "" };
@@ -89,9 +92,9 @@ export function electEgressServiceHosts(services: EgressServiceInput[], nodes: E
       d.host = HOST_ALL;
       continue;
     }
-    let sel: ReturnType<typeof labelSelectorAsSelector>;
+    let ok: ReadonlySet<string>;
     try {
-      sel = labelSelectorAsSelector(s.nodeSelector ?? {}, "spec.nodeSelector");
+      ok = index.matching(s.nodeSelector);
     } catch (err) {
       d.reason = "InvalidNodeSelector";
       events.push({
@@ -103,28 +106,29 @@ export function electEgressServiceHosts(services: EgressServiceInput[], nodes: E
       continue;
     }
     const local = svc!.externalTrafficPolicy === "Local";
-    const epNodes = new Set(s.endpointNodes);
-    const ok = nodes.filter(
-      (n) => n.ready && n.reachable && selectorMatches(sel, n.labels) && (!local || epNodes.has(n.name)),
-    );
-    candidates.set(s, ok);
-    const cur = s.currentHost ? nodeByName.get(s.currentHost) : undefined;
-    if (cur && ok.includes(cur)) {
-      d.host = cur.name;
-      load.set(cur.name, (load.get(cur.name) ?? 0) + 1);
+    const qualifies = (n: string) => ok.has(n) && (!local || s.endpointNodes.includes(n));
+    if (s.currentHost && qualifies(s.currentHost)) {
+      d.host = s.currentHost;
+      load.set(d.host, (load.get(d.host) ?? 0) + 1);
+      continue;
     }
+    // ETP Local: the (few) endpoint nodes that are eligible; otherwise every eligible node.
+    candidates.set(s, local ? s.endpointNodes.filter((n) => ok.has(n)) : ok);
   }
   for (const s of sorted) {
     const d = decided.get(s)!;
     const ok = candidates.get(s);
-    if (!ok || d.host !== "") continue;
-    let best: ESNode | undefined;
+    if (!ok) continue;
+    let best: string | undefined;
+    let bl = Number.POSITIVE_INFINITY;
     for (const n of ok) {
-      const l = load.get(n.name) ?? 0;
-      const bl = best ? (load.get(best.name) ?? 0) : Number.POSITIVE_INFINITY;
-      if (!best || l < bl || (l === bl && n.name < best.name)) best = n;
+      const l = load.get(n) ?? 0;
+      if (l < bl || (l === bl && best !== undefined && n < best)) {
+        best = n;
+        bl = l;
+      }
     }
-    if (!best) {
+    if (best === undefined) {
       d.reason = "NoEligibleNode";
       events.push({
         type: "Warning",
@@ -134,17 +138,16 @@ export function electEgressServiceHosts(services: EgressServiceInput[], nodes: E
       });
       continue;
     }
-    d.host = best.name;
-    load.set(best.name, (load.get(best.name) ?? 0) + 1);
+    d.host = best;
+    load.set(best, bl + 1);
     events.push({
       type: "Normal",
       reason: s.currentHost ? "HostReelected" : "HostElected",
-      message: s.currentHost
-        ? `host moved from ${s.currentHost} to ${best.name}`
-        : `host ${best.name} elected`,
+      message: s.currentHost ? `host moved from ${s.currentHost} to ${best}` : `host ${best} elected`,
       object: { kind: "EgressService", namespace: s.namespace, name: s.name },
     });
   }
+  index.endRound();
   const nodeLabels = new Map<string, string[]>();
   for (const s of sorted) {
     const d = decided.get(s)!;

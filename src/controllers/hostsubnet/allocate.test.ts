@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { cidrsOverlap, parseCIDR } from "../../api/ip.js";
+import { type CIDR, cidrLast, cidrsOverlap, formatCIDR, parseCIDR } from "../../api/ip.js";
 import { allocateHostSubnets, type ClusterNetworkConfig, ClusterNetworkError } from "./allocate.js";
 
 const cfg: ClusterNetworkConfig = {
@@ -120,4 +120,111 @@ describe("allocateHostSubnets", () => {
       { numRuns: 200 },
     );
   });
+  it("property: same result as a plain linear-scan allocator (binary search, resumed sweeps)", () => {
+    const cfg: ClusterNetworkConfig = {
+      clusterNetworks: [
+        { cidr: "10.0.0.0/24", hostSubnetLength: 4 },
+        { cidr: "10.0.2.0/26", hostSubnetLength: 3 },
+      ],
+      serviceNetwork: "10.0.3.0/28",
+    };
+    const v4 = (n: number) => `10.0.${(n >> 8) & 255}.${n & 255}`;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(1023), fc.integer({ min: 24, max: 30 }), fc.boolean()), { maxLength: 12 }),
+        fc.integer({ min: 0, max: 30 }),
+        (subs, extra) => {
+          const existing = subs.map(([off, prefix, bad], i) => {
+            const size = 2 ** (32 - prefix);
+            return {
+              name: `e${i}`,
+              subnet: bad && i % 3 === 0 ? "junk" : `${v4(off - (off % size))}/${prefix}`,
+            };
+          });
+          const nodes = [...existing.map((e) => e.name), ...Array.from({ length: extra }, (_, i) => `m${i}`)];
+          assert.deepEqual(
+            allocateHostSubnets(cfg, nodes, existing),
+            referenceAllocate(cfg, nodes, existing),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
+
+/** The allocator as first written: a linear overlap scan and a block-by-block search from the
+ *  start of each cluster network. Slow (O(N²)) but obviously right. */
+function referenceAllocate(
+  cfg: ClusterNetworkConfig,
+  nodes: string[],
+  existing: { name: string; subnet: string }[],
+): ReturnType<typeof allocateHostSubnets> {
+  const service = parseCIDR(cfg.serviceNetwork)!;
+  const nets = cfg.clusterNetworks.map((n) => ({
+    cidr: parseCIDR(n.cidr)!,
+    prefix: 32 - n.hostSubnetLength,
+  }));
+  const taken: CIDR[] = [service];
+  const events: ReturnType<typeof allocateHostSubnets>["events"] = [];
+  const subnets = new Map<string, string>();
+  const del: string[] = [];
+  const nodeSet = new Set(nodes);
+  for (const hs of [...existing].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (!nodeSet.has(hs.name)) {
+      del.push(hs.name);
+      continue;
+    }
+    const c = parseCIDR(hs.subnet);
+    const clash = c ? taken.find((t) => cidrsOverlap(t, c)) : undefined;
+    if (!c || clash) {
+      events.push({
+        type: "Warning",
+        reason: "SubnetReallocated",
+        message: !c
+          ? `HostSubnet ${hs.name} has invalid subnet ${JSON.stringify(hs.subnet)}; allocating a new one`
+          : `HostSubnet ${hs.name} subnet ${hs.subnet} overlaps ${formatCIDR(clash!)}; allocating a new one`,
+        object: { kind: "HostSubnet", name: hs.name },
+      });
+      del.push(hs.name);
+      continue;
+    }
+    if (!nets.some((n) => cidrsOverlap(n.cidr, c)))
+      events.push({
+        type: "Warning",
+        reason: "SubnetOutsideClusterNetwork",
+        message: `HostSubnet ${hs.name} subnet ${hs.subnet} is outside every clusterNetworks CIDR; kept`,
+        object: { kind: "HostSubnet", name: hs.name },
+      });
+    taken.push(c);
+    // Address order, so a clash names the lowest overlapping subnet.
+    taken.sort((x, y) => (x.network < y.network ? -1 : x.network > y.network ? 1 : 0));
+    subnets.set(hs.name, hs.subnet);
+  }
+  const create: { node: string; subnet: string }[] = [];
+  for (const node of [...nodeSet].sort()) {
+    if (subnets.has(node)) continue;
+    let found: CIDR | undefined;
+    for (const n of nets) {
+      const size = 1n << BigInt(32 - n.prefix);
+      for (let b = n.cidr.network; b + size - 1n <= cidrLast(n.cidr) && !found; b += size) {
+        const cand: CIDR = { family: 4, network: b, prefix: n.prefix, address: b };
+        if (!taken.some((t) => cidrsOverlap(t, cand))) found = cand;
+      }
+      if (found) break;
+    }
+    if (!found) {
+      events.push({
+        type: "Warning",
+        reason: "SubnetAllocationFailed",
+        message: `no free host subnet left in the cluster network for node ${node}`,
+        object: { kind: "Node", name: node },
+      });
+      continue;
+    }
+    taken.push(found);
+    subnets.set(node, formatCIDR(found));
+    create.push({ node, subnet: formatCIDR(found) });
+  }
+  return { create, delete: del, subnets, events };
+}

@@ -79,15 +79,40 @@ export function parseClusterNetwork(cfg: ClusterNetworkConfig): { nets: ParsedNe
   return { nets, service };
 }
 
-/** Lowest block of `net` overlapping none of `taken` (sorted by family, then network): one sweep
- *  over the sorted allocations, so allocating N subnets costs O(N²) overall, not O(N³). */
-function lowestFreeBlock(net: ParsedNet, taken: CIDR[]): CIDR | undefined {
+/** Index of the first entry of `list` (sorted by family, then network) not below (family, network). */
+function lowerBound(list: readonly CIDR[], family: number, network: bigint): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const m = list[mid]!;
+    if (m.family < family || (m.family === family && m.network < network)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** An entry of `taken` (sorted, non-overlapping) that overlaps `c`, by binary search. */
+function overlapping(taken: readonly CIDR[], c: CIDR): CIDR | undefined {
+  const i = lowerBound(taken, c.family, c.network);
+  const before = taken[i - 1];
+  if (before && before.family === c.family && cidrLast(before) >= c.network) return before;
+  const at = taken[i];
+  if (at && at.family === c.family && at.network <= cidrLast(c)) return at;
+  return undefined;
+}
+
+/** Lowest block of `net` at or above `from` overlapping none of `taken` (sorted by family, then
+ *  network, non-overlapping). The sweep starts at the allocation just before `from`, so handing out
+ *  N blocks in one run (each search starting at the previous block) costs O(N log N), not O(N²). */
+function lowestFreeBlock(net: ParsedNet, taken: CIDR[], from: bigint): CIDR | undefined {
   const bits = net.cidr.family === 4 ? 32 : 128;
   const size = 1n << BigInt(bits - net.blockPrefix);
   const end = cidrLast(net.cidr);
   const base = net.cidr.network;
-  let cur = base;
-  for (const t of taken) {
+  let cur = from > base ? from : base;
+  for (let i = Math.max(0, lowerBound(taken, net.cidr.family, cur) - 1); i < taken.length; i++) {
+    const t = taken[i]!;
     if (t.family !== net.cidr.family) continue;
     if (cur > end) return undefined;
     if (cidrLast(t) < cur) continue;
@@ -101,15 +126,7 @@ function lowestFreeBlock(net: ParsedNet, taken: CIDR[]): CIDR | undefined {
 }
 
 function insertSorted(list: CIDR[], c: CIDR): void {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const m = list[mid]!;
-    if (m.family < c.family || (m.family === c.family && m.network < c.network)) lo = mid + 1;
-    else hi = mid;
-  }
-  list.splice(lo, 0, c);
+  list.splice(lowerBound(list, c.family, c.network), 0, c);
 }
 
 /** Reconciles HostSubnets with Nodes. Throws ClusterNetworkError for an invalid config. */
@@ -122,7 +139,9 @@ export function allocateHostSubnets(
   const events: DecisionEvent[] = [];
   const nodeSet = new Set(nodes);
   const taken: CIDR[] = [service];
-  const overlapsTaken = (c: CIDR) => taken.find((t) => cidrsOverlap(t, c));
+  // Kept subnets never overlap each other, so `taken` stays sorted and disjoint and one binary
+  // search finds a clash (was: a scan of every kept subnet per subnet, O(N²) bigint tests per run).
+  const overlapsTaken = (c: CIDR) => overlapping(taken, c);
   const subnets = new Map<string, string>();
   const del: string[] = [];
   for (const hs of [...existing].sort((a, b) => compareStrings(a.name, b.name))) {
@@ -156,12 +175,18 @@ export function allocateHostSubnets(
     subnets.set(hs.name, hs.subnet);
   }
   const create: HostSubnetResult["create"] = [];
+  // Per cluster network, where the next search may start: nothing below the last block handed out
+  // in this run is free (blocks are handed out lowest first and none is freed meanwhile).
+  const from = nets.map((n) => n.cidr.network);
   for (const node of [...nodeSet].sort(compareStrings)) {
     if (subnets.has(node)) continue;
     let block: CIDR | undefined;
-    for (const n of nets) {
-      block = lowestFreeBlock(n, taken);
-      if (block) break;
+    for (let k = 0; k < nets.length; k++) {
+      block = lowestFreeBlock(nets[k]!, taken, from[k]!);
+      if (block) {
+        from[k] = block.network;
+        break;
+      }
     }
     if (!block) {
       events.push({

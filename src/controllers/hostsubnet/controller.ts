@@ -20,9 +20,11 @@ import { ASSIGN_HOST_SUBNET_ANNOTATION } from "../../api/kinds/openshift.js";
 import type { KubeObject } from "../../api/object.js";
 import type { DecisionEvent } from "../common/decision.js";
 import { PRIMARY_IFADDR_ANNOTATION } from "../egressip/node.js";
-import { EventDedup, WriteExpectations } from "../netnamespace/shell.js";
 import { isAlreadyExists, isNotFound } from "../runtime/client.js";
+import { forEachLimited } from "../runtime/concurrency.js";
+import { EventDedup } from "../runtime/dedup.js";
 import { refOf } from "../runtime/events.js";
+import { WriteExpectations } from "../runtime/expectations.js";
 import type { Controller, ControllerContext, SharedInformer } from "../runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
 import {
@@ -34,6 +36,8 @@ import {
 import { allocateProjectEgressIPs, type ProjectEgressState, type SDNEgressNode } from "./egress-cidrs.js";
 
 const KEY = "hostsubnets";
+/** Parallel writes when many HostSubnets are created at once. */
+const WRITE_CONCURRENCY = 16;
 
 /** Name of the one ClusterNetwork object, as upstream. */
 export const CLUSTER_NETWORK_NAME = "default";
@@ -119,6 +123,15 @@ export class HostSubnetController implements Controller {
   private readonly cnExpect = new WriteExpectations();
   private readonly subnetEvents = new EventDedup();
   private readonly egressEvents = new EventDedup();
+  /** What each part of the work reads, per object: an event that changes none of it (kubelet
+   *  heartbeats, the state annotations written here) starts no work. */
+  private readonly subnetPrints = new Map<string, string>();
+  private readonly egressPrints = new Map<string, string>();
+  /** NetNamespaces with egressIPs or a published state, HostSubnets with egressIPs: when there are
+   *  none, project egress placement has nothing to do. */
+  private readonly egressUsers = new Set<string>();
+  private subnetsDirty = true;
+  private egressDirty = true;
 
   constructor(private readonly reachability?: NodeReachability) {}
 
@@ -135,12 +148,77 @@ export class HostSubnetController implements Controller {
     const enqueue = () => {
       if (this.started) this.queue.add(KEY);
     };
-    for (const i of [this.nodes, this.hostSubnets, this.netNamespaces, this.clusterNetworks]) i.on(enqueue);
-    this.reachability?.onChange(enqueue);
+    /** Records what `part` reads of object `key`; returns true when it changed. */
+    const changed = (prints: Map<string, string>, key: string, print: string | undefined): boolean => {
+      if (prints.get(key) === print) return false;
+      if (print === undefined) prints.delete(key);
+      else prints.set(key, print);
+      return true;
+    };
+    const watch = (
+      inf: SharedInformer,
+      kind: string,
+      subnet: (o: KubeObject) => string | undefined,
+      egress: (o: KubeObject) => string | undefined,
+      egressUser: (o: KubeObject) => boolean = () => false,
+    ) =>
+      inf.on((type, obj) => {
+        const key = `${kind}/${obj.metadata.name ?? ""}`;
+        const gone = type === "delete";
+        let dirty = false;
+        if (changed(this.subnetPrints, key, gone ? undefined : subnet(obj))) dirty = this.subnetsDirty = true;
+        if (changed(this.egressPrints, key, gone ? undefined : egress(obj))) dirty = this.egressDirty = true;
+        if (!gone && egressUser(obj)) this.egressUsers.add(key);
+        else this.egressUsers.delete(key);
+        if (dirty) enqueue();
+      });
+    watch(
+      this.nodes,
+      "Node",
+      (n) => nodeIP(n) ?? "",
+      (n) => JSON.stringify([isReady(n), primarySubnet(n) ?? ""]),
+    );
+    watch(
+      this.hostSubnets,
+      "HostSubnet",
+      (h) => {
+        const hs = h as unknown as HostSubnet;
+        const assign = h.metadata.annotations?.[ASSIGN_HOST_SUBNET_ANNOTATION] !== undefined;
+        return JSON.stringify([h.metadata.uid, hs.subnet, hs.hostIP, assign]);
+      },
+      (h) => {
+        const hs = h as unknown as HostSubnet;
+        return JSON.stringify([hs.host, hs.hostIP, hs.subnet, hs.egressCIDRs ?? [], hs.egressIPs ?? []]);
+      },
+      (h) => ((h as unknown as HostSubnet).egressIPs ?? []).length > 0,
+    );
+    const nnEgress = (o: KubeObject) => {
+      const nn = o as unknown as NetNamespace;
+      const state = o.metadata.annotations?.[EGRESS_IP_STATE_ANNOTATION];
+      return (nn.egressIPs ?? []).length > 0 || state !== undefined
+        ? JSON.stringify([nn.netid, nn.egressIPs ?? [], state ?? null])
+        : undefined;
+    };
+    watch(
+      this.netNamespaces,
+      "NetNamespace",
+      () => undefined,
+      nnEgress,
+      (o) => nnEgress(o) !== undefined,
+    );
+    this.clusterNetworks.on(() => {
+      this.subnetsDirty = this.egressDirty = true;
+      enqueue();
+    });
+    this.reachability?.onChange(() => {
+      this.egressDirty = true;
+      enqueue();
+    });
   }
 
   start(): void {
     this.started = true;
+    this.subnetsDirty = this.egressDirty = true;
     this.queue.add(KEY);
   }
 
@@ -188,17 +266,39 @@ export class HostSubnetController implements Controller {
       this.nnExpect.satisfied((n) => this.netNamespaces.get(n)) &&
       this.cnExpect.satisfied((n) => this.clusterNetworks.get(n));
     if (!ready) return { requeueAfterMs: 20 };
-    const events: DecisionEvent[] = [];
-    try {
-      const cfg = await this.ensureClusterNetwork(events);
-      if (cfg === "created") return undefined; // the watch brings it back
-      if (cfg && (await this.syncSubnets(cfg, events))) return { requeueAfterMs: 20 };
-    } finally {
-      await this.record(events, this.subnetEvents);
+    // Each part runs only when something it reads changed; the flag is cleared before the work
+    // (changes arriving meanwhile set it again) and set again when the work fails.
+    if (this.subnetsDirty) {
+      this.subnetsDirty = false;
+      const events: DecisionEvent[] = [];
+      try {
+        const cfg = await this.ensureClusterNetwork(events);
+        if (cfg === "created") return undefined; // the watch brings it back
+        if (cfg && (await this.syncSubnets(cfg, events))) {
+          // The caches must show the new HostSubnets before egress placement reads them.
+          this.subnetsDirty = this.egressDirty = true;
+          return { requeueAfterMs: 20 };
+        }
+      } catch (e) {
+        this.subnetsDirty = true;
+        throw e;
+      } finally {
+        await this.record(events, this.subnetEvents);
+      }
+    }
+    if (!this.egressDirty) return undefined;
+    this.egressDirty = false;
+    // No project egress IP anywhere and none published or placed: nothing to place or clear.
+    if (this.egressUsers.size === 0) {
+      this.egressEvents.fresh([]);
+      return undefined;
     }
     const egressEvents: DecisionEvent[] = [];
     try {
       await this.syncEgress(egressEvents);
+    } catch (e) {
+      this.egressDirty = true;
+      throw e;
     } finally {
       await this.record(egressEvents, this.egressEvents);
     }
@@ -305,13 +405,14 @@ export class HostSubnetController implements Controller {
       wrote = true;
       this.ctx.log.info({ hostsubnet: name }, "deleted HostSubnet");
     }
-    for (const { node, subnet } of r.create) {
+    // Creates go out WRITE_CONCURRENCY at a time (a new cluster has thousands of nodes at once).
+    await forEachLimited(r.create, WRITE_CONCURRENCY, async ({ node, subnet }) => {
       if (assigned.has(node)) {
         const h = hsObjs.get(node);
-        if (!h || (h as unknown as HostSubnet).subnet !== "") continue;
+        if (!h || (h as unknown as HostSubnet).subnet !== "") return;
         this.hsExpect.written(await c.patch<KubeObject>(hostSubnetType, "", node, { subnet }));
         wrote = true;
-        continue;
+        return;
       }
       const n = nodes.get(node);
       const ip = n ? nodeIP(n) : undefined;
@@ -323,7 +424,7 @@ export class HostSubnetController implements Controller {
             message: `node ${node} has no InternalIP or ExternalIP address; its HostSubnet is created once it has one`,
             object: { kind: "Node", name: node },
           });
-        continue;
+        return;
       }
       const obj: KubeObject = {
         apiVersion: "network.openshift.io/v1",
@@ -340,7 +441,7 @@ export class HostSubnetController implements Controller {
         if (!isAlreadyExists(e)) throw e;
       }
       wrote = true;
-    }
+    });
     // A node whose address changed: follow it (upstream does the same).
     for (const [name, h] of hsObjs) {
       const n = nodes.get(name);

@@ -69,7 +69,8 @@ export class IpamReconcilerController implements Controller {
     this.pods = ctx.informers.for(podType);
     this.pools = ctx.informers.for(ipPoolType);
     this.reservations = ctx.informers.for(overlappingRangeIPReservationType);
-    this.configMaps = ctx.informers.for(configMapType);
+    // Only the one ConfigMap is listed and watched (not every ConfigMap of the cluster).
+    this.configMaps = ctx.informers.for(configMapType, { namespace: CONFIG_NAMESPACE, name: CONFIG_NAME });
     this.queue = new WorkQueue(
       (key) => this.handle(key),
       (key, err, attempt) => ctx.log.warn({ err, key, attempt }, "ipam reconcile failed"),

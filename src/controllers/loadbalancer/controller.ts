@@ -8,9 +8,10 @@
 import { Gauge } from "prom-client";
 import { ipAddressPoolType, serviceType } from "../../api/kinds/index.js";
 import type { KubeObject } from "../../api/object.js";
-import { EventDeduper, WriteExpectations } from "../egressservice/sync.js";
 import { isConflict, isNotFound } from "../runtime/client.js";
+import { EventDedup, emitFresh } from "../runtime/dedup.js";
 import { refOf } from "../runtime/events.js";
+import { WriteExpectations } from "../runtime/expectations.js";
 import type { Controller, ControllerContext, SharedInformer } from "../runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
 import { type AddressPool, allocateLoadBalancerIPs, parsePoolAddress } from "./allocate.js";
@@ -57,7 +58,7 @@ export class LoadBalancerController implements Controller {
   private readonly poolNamespace: string;
   private readonly expectationTimeoutMs: number;
   private expectations = new WriteExpectations();
-  private events: EventDeduper | undefined;
+  private events = new EventDedup();
   private prints = new Map<string, string>();
   private inf: { svc: SharedInformer; pool: SharedInformer } | undefined;
   private metrics: { inUse: Gauge<"pool">; total: Gauge<"pool"> } | undefined;
@@ -72,9 +73,7 @@ export class LoadBalancerController implements Controller {
     this.running = false;
     this.expectations = new WriteExpectations(this.expectationTimeoutMs);
     this.prints = new Map();
-    this.events = new EventDeduper((ref, type, reason, message) =>
-      ctx.recorder.record(ref, type, reason, message),
-    );
+    this.events = new EventDedup();
     this.metrics = {
       inUse: gauge(
         ctx,
@@ -162,13 +161,18 @@ export class LoadBalancerController implements Controller {
       this.metrics!.total.set({ pool: p.name }, poolSize(p));
     }
 
-    await this.events!.emit(result.events, (ref) => {
-      const obj =
-        ref.kind === "Service"
-          ? byKey.get(`${ref.namespace}/${ref.name}`)
-          : poolObjs.find((p) => p.metadata.name === ref.name);
-      return obj ? refOf(obj) : undefined;
-    });
+    await emitFresh(
+      this.events,
+      result.events,
+      (ref) => {
+        const obj =
+          ref.kind === "Service"
+            ? byKey.get(`${ref.namespace}/${ref.name}`)
+            : poolObjs.find((p) => p.metadata.name === ref.name);
+        return obj ? refOf(obj) : undefined;
+      },
+      (ref, type, reason, message) => this.ctx!.recorder.record(ref, type, reason, message),
+    );
     if (failures.length > 0) throw failures[0];
     return undefined;
   }
@@ -201,7 +205,7 @@ export class LoadBalancerController implements Controller {
     const want = JSON.stringify(ips);
     this.expectations.expect(
       JSON.stringify([ns, name]),
-      (cached) => JSON.stringify(ingressIPs(cached!)) === want,
+      (cached) => cached === undefined || JSON.stringify(ingressIPs(cached)) === want,
     );
     this.ctx!.log.info({ controller: this.name, service: `${ns}/${name}`, ips }, "load-balancer ingress set");
   }

@@ -10,11 +10,12 @@ import { type NetNamespace, namespaceType, netNamespaceType } from "../../api/ki
 import type { KubeObject } from "../../api/object.js";
 import type { DecisionEvent } from "../common/decision.js";
 import { isAlreadyExists, isNotFound } from "../runtime/client.js";
+import { EventDedup } from "../runtime/dedup.js";
 import { refOf } from "../runtime/events.js";
+import { WriteExpectations } from "../runtime/expectations.js";
 import type { Controller, ControllerContext, SharedInformer } from "../runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
 import { CHANGE_NETWORK_ANNOTATION, type NetNamespaceState, reconcileNetNamespaces } from "./netid.js";
-import { EventDedup, WriteExpectations } from "./shell.js";
 
 const KEY = "netnamespaces";
 

@@ -25,8 +25,9 @@ export class SharedInformer {
     readonly rt: ResourceType,
     private readonly log: Logger,
     fieldSelector?: string,
+    namespace?: string,
   ) {
-    this.informer = client.informer<KubeObject>(rt, undefined, undefined, fieldSelector);
+    this.informer = client.informer<KubeObject>(rt, namespace, undefined, fieldSelector);
     const fire = (type: "add" | "update" | "delete") => (obj: KubernetesObject) => {
       for (const h of this.handlers) {
         try {
@@ -83,32 +84,53 @@ export class SharedInformer {
   }
 }
 
+/** Narrows an informer to one namespace, or to one object (a field selector on metadata.name): a
+ *  controller that needs one ConfigMap then neither lists nor caches every ConfigMap. */
+export interface InformerScope {
+  namespace?: string;
+  name?: string;
+}
+
 export class InformerFactory {
-  private readonly informers = new Map<ResourceType, SharedInformer>();
+  private readonly informers = new Map<ResourceType, Map<string, SharedInformer>>();
   constructor(
     private readonly client: Client,
     private readonly log: Logger,
   ) {}
 
-  for(rt: ResourceType): SharedInformer {
-    let i = this.informers.get(rt);
+  /** The shared informer of `rt`; with a scope, the shared informer of that scope (scoped and
+   *  unscoped informers of one resource are separate caches). */
+  for(rt: ResourceType, scope: InformerScope = {}): SharedInformer {
+    const ns = rt.namespaced ? scope.namespace : undefined;
+    const key = JSON.stringify([ns ?? "", scope.name ?? ""]);
+    let byScope = this.informers.get(rt);
+    if (!byScope) {
+      byScope = new Map();
+      this.informers.set(rt, byScope);
+    }
+    let i = byScope.get(key);
     if (!i) {
-      i = new SharedInformer(this.client, rt, this.log);
-      this.informers.set(rt, i);
+      const field = scope.name !== undefined ? `metadata.name=${scope.name}` : undefined;
+      i = new SharedInformer(this.client, rt, this.log, field, ns);
+      byScope.set(key, i);
     }
     return i;
   }
 
+  private all(): SharedInformer[] {
+    return [...this.informers.values()].flatMap((m) => [...m.values()]);
+  }
+
   async startAll(): Promise<void> {
-    await Promise.all([...this.informers.values()].map((i) => i.start()));
+    await Promise.all(this.all().map((i) => i.start()));
   }
 
   async restartAll(): Promise<void> {
-    await Promise.all([...this.informers.values()].map((i) => i.restart()));
+    await Promise.all(this.all().map((i) => i.restart()));
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    await Promise.all(this.all().map((i) => i.stop()));
   }
 }
 

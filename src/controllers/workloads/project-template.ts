@@ -21,6 +21,8 @@ import {
 } from "./template.js";
 
 const ENSURE = "\u0000ensure-template";
+/** The controller reads one ConfigMap: its informer lists and watches only that one. */
+const TEMPLATE_SCOPE = { namespace: TEMPLATE_NAMESPACE, name: TEMPLATE_NAME };
 
 export class ProjectTemplateController implements Controller {
   readonly name = "project-template";
@@ -39,7 +41,7 @@ export class ProjectTemplateController implements Controller {
     ctx.informers.for(namespaceType).on((type, ns) => {
       if (type !== "delete") this.queue.add(ns.metadata.name ?? "");
     });
-    ctx.informers.for(configMapType).on((type, cm) => {
+    ctx.informers.for(configMapType, TEMPLATE_SCOPE).on((type, cm) => {
       if (cm.metadata.namespace !== TEMPLATE_NAMESPACE || cm.metadata.name !== TEMPLATE_NAME) return;
       if (type === "delete") return;
       // A (new) template may apply to namespaces created meanwhile.
@@ -58,7 +60,8 @@ export class ProjectTemplateController implements Controller {
 
   /** Creates openshift-config and the template ConfigMap with the seed's policies if absent. */
   private async ensureTemplate(): Promise<ReconcileOutcome> {
-    if (this.ctx.informers.for(configMapType).get(TEMPLATE_NAME, TEMPLATE_NAMESPACE)) return undefined;
+    if (this.ctx.informers.for(configMapType, TEMPLATE_SCOPE).get(TEMPLATE_NAME, TEMPLATE_NAMESPACE))
+      return undefined;
     try {
       await this.ctx.client.create(namespaceType, {
         apiVersion: "v1",
@@ -88,7 +91,9 @@ export class ProjectTemplateController implements Controller {
   private async reconcile(name: string): Promise<ReconcileOutcome> {
     const ns = this.ctx.informers.for(namespaceType).get(name);
     if (!ns) return undefined;
-    const template = this.ctx.informers.for(configMapType).get(TEMPLATE_NAME, TEMPLATE_NAMESPACE);
+    const template = this.ctx.informers
+      .for(configMapType, TEMPLATE_SCOPE)
+      .get(TEMPLATE_NAME, TEMPLATE_NAMESPACE);
     const skip = templateSkipReason(
       {
         name,

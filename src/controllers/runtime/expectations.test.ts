@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, test } from "node:test";
 import type { KubeObject } from "../../api/object.js";
-import type { DecisionEvent } from "../common/decision.js";
-import { EventDedup, resourceVersionAtLeast, WriteExpectations } from "./shell.js";
+import { resourceVersionAtLeast, WriteExpectations } from "./expectations.js";
 
 const obj = (name: string, rv: string, uid = "u1"): KubeObject => ({
   apiVersion: "v1",
@@ -69,18 +68,44 @@ describe("WriteExpectations", () => {
   });
 });
 
-describe("EventDedup", () => {
-  const ev = (reason: string): DecisionEvent => ({
-    type: "Warning",
-    reason,
-    message: "m",
-    object: { kind: "NetNamespace", name: "p" },
-  });
-  it("passes an event once while it stands, again after it went away", () => {
-    const d = new EventDedup();
-    assert.deepEqual(d.fresh([ev("A"), ev("A")]), [ev("A")]);
-    assert.deepEqual(d.fresh([ev("A"), ev("B")]), [ev("B")]);
-    assert.deepEqual(d.fresh([ev("B")]), []);
-    assert.deepEqual(d.fresh([ev("A"), ev("B")]), [ev("A")]);
-  });
+const nodeObj = (rv: string, labels: Record<string, string> = {}): KubeObject => ({
+  apiVersion: "v1",
+  kind: "Node",
+  metadata: { name: "n", resourceVersion: rv, labels },
+});
+
+test("expectations: unsatisfied while the cache lacks the write, then dropped", () => {
+  const x = new WriteExpectations(1000, () => 0);
+  x.expect("n", (c) => c?.metadata.labels?.a === "");
+  assert.equal(
+    x.satisfied(() => nodeObj("1")),
+    false,
+  );
+  assert.equal(x.size, 1);
+  assert.equal(
+    x.satisfied(() => nodeObj("2", { a: "" })),
+    true,
+  );
+  assert.equal(x.size, 0);
+});
+
+test("expectations: an expired wait counts as satisfied; the check decides about a missing object", () => {
+  let now = 0;
+  const x = new WriteExpectations(100, () => now);
+  x.expect("gone", (c) => c === undefined);
+  assert.equal(
+    x.satisfied(() => undefined),
+    true,
+  );
+  x.expect("stuck", () => false);
+  assert.equal(
+    x.satisfied(() => nodeObj("1")),
+    false,
+  );
+  now = 100;
+  assert.equal(
+    x.satisfied(() => nodeObj("1")),
+    true,
+  );
+  assert.equal(x.size, 0);
 });
