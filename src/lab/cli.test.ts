@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
@@ -51,6 +51,25 @@ test("status and down of a lab that does not exist", () => {
     const bad = spawnSync(process.execPath, [entry, "lab", "status", "--id", "Bad-Id"], { encoding: "utf8" });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /lab id "Bad-Id"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("lab up --network-mode with an unknown mode fails before making anything", () => {
+  const dir = mkdtempSync(join(tmpdir(), "egl-cli-"));
+  try {
+    const r = spawnSync(
+      process.execPath,
+      [entry, "lab", "up", "--id", "zz8", "--state-dir", join(dir, "s"), "--network-mode", "ovs-multitenant"],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /--network-mode: Invalid value: "ovs-multitenant": expected one of multitenant, networkpolicy, subnet/,
+    );
+    assert.equal(existsSync(join(dir, "s")), false, "no state directory");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -86,6 +86,10 @@ export function registerLabCommands(program: Command): void {
       "loopback port for the API in the root namespace (default: any free port)",
       "0",
     )
+    .option(
+      "--network-mode <mode>",
+      "cluster network mode: multitenant, networkpolicy or subnet (default: the topology's networkMode, else multitenant)",
+    )
     .option("--no-agents", "do not start agents")
     .option("--keep-on-failure", "leave what was made when a step fails (for debugging)")
     .action(
@@ -96,6 +100,7 @@ export function registerLabCommands(program: Command): void {
           apiPort: string;
           agents: boolean;
           keepOnFailure?: boolean;
+          networkMode?: string;
         },
       ) => {
         const t0 = Date.now();
@@ -111,11 +116,12 @@ export function registerLabCommands(program: Command): void {
           keepOnFailure: o.keepOnFailure === true,
           ...(o.topology ? { topologyFile: o.topology } : {}),
           ...(o.example ? { example: o.example } : {}),
+          ...(o.networkMode !== undefined ? { networkMode: o.networkMode } : {}),
           log: (l) => process.stderr.write(`lab: [${((Date.now() - t0) / 1000).toFixed(1)}s] ${l}\n`),
         });
         for (const n of state.notes) process.stderr.write(`lab: note: ${n}\n`);
         process.stdout.write(
-          `lab ${id} is up\nAPI server: ${state.api?.url}\nkubeconfig: ${state.api?.kubeconfig}\nstate: ${stateDir}/state.json\n`,
+          `lab ${id} is up (network mode ${state.topology.networkMode ?? "multitenant"})\nAPI server: ${state.api?.url}\nkubeconfig: ${state.api?.kubeconfig}\nstate: ${stateDir}/state.json\n`,
         );
       },
     );

@@ -9,6 +9,7 @@
 import { createSocket } from "node:dgram";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer, type Server } from "node:net";
+import { networkInterfaces } from "node:os";
 import { pathToFileURL } from "node:url";
 
 export interface EchoServerOptions {
@@ -66,17 +67,23 @@ export async function startEchoServer(o: EchoServerOptions): Promise<RunningEcho
   }
   const udp: number[] = [];
   for (const p of o.udp) {
-    const sock = createSocket("udp4");
-    sock.on("message", (msg, rinfo) => {
-      const head = Buffer.from(`${sourceText(rinfo.address, rinfo.port)}\n`);
-      sock.send(Buffer.concat([head, msg]), rinfo.port, rinfo.address);
-    });
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(p, host, () => resolve());
-    });
-    udp.push(sock.address().port);
-    closers.push(() => new Promise((r) => sock.close(() => r())));
+    // A reply from a wildcard socket leaves with the address the route picks, not the one the
+    // request was sent to: on a host with several addresses (the lab's `web`) a client behind NAT
+    // would drop it. So a fixed port on the wildcard gets one socket per local address instead.
+    const hosts = host === "0.0.0.0" && p !== 0 ? localIPv4() : [host];
+    for (const h of hosts) {
+      const sock = createSocket("udp4");
+      sock.on("message", (msg, rinfo) => {
+        const head = Buffer.from(`${sourceText(rinfo.address, rinfo.port)}\n`);
+        sock.send(Buffer.concat([head, msg]), rinfo.port, rinfo.address);
+      });
+      await new Promise<void>((resolve, reject) => {
+        sock.once("error", reject);
+        sock.bind(p, h, () => resolve());
+      });
+      closers.push(() => new Promise((r) => sock.close(() => r())));
+      if (h === hosts[0]) udp.push(sock.address().port);
+    }
   }
   return {
     tcp,
@@ -86,6 +93,15 @@ export async function startEchoServer(o: EchoServerOptions): Promise<RunningEcho
       await Promise.all(closers.map((c) => c()));
     },
   };
+}
+
+/** Every IPv4 address of this network namespace (loopback included). */
+function localIPv4(): string[] {
+  const out = Object.values(networkInterfaces())
+    .flatMap((l) => l ?? [])
+    .filter((a) => a.family === "IPv4")
+    .map((a) => a.address);
+  return out.length > 0 ? [...new Set(out)] : ["0.0.0.0"];
 }
 
 function parseArgs(argv: string[]): EchoServerOptions {

@@ -92,6 +92,8 @@ test("DNS hosts file, dnsmasq and echo command lines", () => {
     "--bind-interfaces",
   ])
     assert.ok(argv.includes(a), a);
+  assert.ok(!argv.some((a) => a.startsWith("--local-ttl")), "dnsmasq's default TTL unless set");
+  assert.ok(dnsmasqArgv("/d", "/h", [], 3).includes("--local-ttl=3"));
   assert.deepEqual(echoArgs({ tcp: [7000, 443], udp: [7001], http: [80] }), [
     "--tcp",
     "7000",

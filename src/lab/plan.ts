@@ -143,7 +143,7 @@ export function renderHostsFile(records: Record<string, string[]>): string {
 
 /** dnsmasq command line: foreground, no system config or resolv.conf, answers only from the lab's
  *  hosts file on the given addresses; every other name is NXDOMAIN (no upstream server). */
-export function dnsmasqArgv(binary: string, hostsFile: string, listen: string[]): string[] {
+export function dnsmasqArgv(binary: string, hostsFile: string, listen: string[], ttl?: number): string[] {
   return [
     binary,
     "--keep-in-foreground",
@@ -158,6 +158,7 @@ export function dnsmasqArgv(binary: string, hostsFile: string, listen: string[])
     "--port=53",
     "--log-facility=-",
     "--local=/#/",
+    ...(ttl !== undefined ? [`--local-ttl=${ttl}`] : []),
   ];
 }
 

@@ -6,7 +6,7 @@ import { isRecord } from "../api/object.js";
 import { controlPlaneNetns, hostNetns, podNetnsName } from "./names.js";
 import { type LabState, readState } from "./state.js";
 import { isOurProcess } from "./sys.js";
-import type { EchoPorts, Interface } from "./topology.js";
+import { DEFAULT_NETWORK_MODE, type EchoPorts, type Interface } from "./topology.js";
 
 export interface AddressInfo {
   interface: string;
@@ -19,6 +19,8 @@ export interface LabStatus {
   phase: LabState["phase"] | "absent";
   stateDir: string;
   topology: string;
+  /** The cluster network mode the lab's control plane runs with. */
+  networkMode?: string;
   api?: {
     url: string;
     internalUrl: string;
@@ -77,6 +79,8 @@ export async function labStatus(id: string, stateDir: string): Promise<LabStatus
     phase: state.phase,
     stateDir,
     topology: state.topologySource,
+    // State files written before the field existed ran the default mode.
+    networkMode: topo.networkMode ?? DEFAULT_NETWORK_MODE,
     controlPlane: { netns: controlPlaneNetns(state.id), address: topo.controlPlane.address },
     nodes: [],
     pods: [],
@@ -172,7 +176,9 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 export function renderStatus(s: LabStatus): string {
   if (s.phase === "absent") return `lab ${s.id}: not found (no state in ${s.stateDir})\n`;
   const L: string[] = [];
-  L.push(`lab ${s.id}: ${s.phase}   state: ${s.stateDir}   topology: ${s.topology}`);
+  L.push(
+    `lab ${s.id}: ${s.phase}   network mode: ${s.networkMode ?? "-"}   state: ${s.stateDir}   topology: ${s.topology}`,
+  );
   if (s.api) {
     L.push(
       `API server: ${s.api.url} (root namespace), ${s.api.internalUrl} (inside the lab)${s.api.reachable ? "" : `  UNREACHABLE: ${s.api.error ?? ""}`}`,

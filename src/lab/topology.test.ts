@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { DEFAULT_TOPOLOGY } from "./paths.js";
 import { parseTopology, TopologyError } from "./topology.js";
+import { checkNetworkMode, LabError } from "./up.js";
 
 const MIN = `
 networks:
@@ -143,5 +144,48 @@ test("error message lists every cause with the source file", () => {
       e instanceof TopologyError &&
       /^bad\.yaml: invalid topology:\n {2}nodes\[0\]\.name/.test(e.message) &&
       e.causes.length === 2,
+  );
+});
+
+test("networkMode: default multitenant, every mode accepted, others rejected naming field and value", () => {
+  assert.equal(parseTopology(MIN, "t.yaml").networkMode, "multitenant");
+  for (const mode of ["multitenant", "networkpolicy", "subnet"])
+    assert.equal(parseTopology(`networkMode: ${mode}\n${MIN}`, "t.yaml").networkMode, mode);
+  for (const bad of ["ovs-multitenant", "NetworkPolicy", "42", '""'])
+    assert.deepEqual(errorsOf(`networkMode: ${bad}\n${MIN}`), [
+      `networkMode: expected one of multitenant, networkpolicy, subnet (${JSON.stringify(
+        parseTopologyValue(bad),
+      )})`,
+    ]);
+});
+
+/** The YAML scalar as the parser sees it (a number stays a number). */
+function parseTopologyValue(raw: string): unknown {
+  if (raw === '""') return "";
+  return /^\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+test("dns.ttl: whole seconds, kept in the topology", () => {
+  const ext = `externals:\n  - name: e\n    interfaces: [{ network: host, addresses: [192.168.126.200] }]\n`;
+  const t = parseTopology(`${MIN}${ext}dns: { server: e, records: {}, ttl: 3 }\n`, "t.yaml");
+  assert.equal(t.dns?.ttl, 3);
+  assert.equal(parseTopology(`${MIN}${ext}dns: { server: e, records: {} }\n`, "t.yaml").dns?.ttl, undefined);
+  for (const bad of ["-1", "1.5", "x", "100000"])
+    assert.ok(
+      errorsOf(`${MIN}${ext}dns: { server: e, records: {}, ttl: ${bad} }\n`).some((e) =>
+        e.startsWith("dns.ttl: expected whole seconds"),
+      ),
+      bad,
+    );
+});
+
+test("lab up --network-mode: same values, error names the flag and the value", () => {
+  assert.equal(checkNetworkMode("networkpolicy"), "networkpolicy");
+  assert.throws(
+    () => checkNetworkMode("ovs-subnet"),
+    (e: unknown) =>
+      e instanceof LabError &&
+      e.message ===
+        '--network-mode: Invalid value: "ovs-subnet": expected one of multitenant, networkpolicy, subnet',
   );
 });

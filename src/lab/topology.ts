@@ -62,9 +62,29 @@ export interface DnsConfig {
   /** External host that runs dnsmasq on all its addresses, port 53. */
   server: string;
   records: Record<string, string[]>;
+  /** TTL (seconds) of the records' answers (dnsmasq --local-ttl); absent = dnsmasq's default 0.
+   *  The egress-firewall controller re-resolves dnsName rules at the TTL (never more often than its
+   *  minimum interval), so a test of a changing record sets a small TTL here. */
+  ttl?: number;
+}
+
+/** The cluster network mode (`egress server --network-mode`; ClusterNetwork.pluginName). */
+export const NETWORK_MODES = ["multitenant", "networkpolicy", "subnet"] as const;
+export type NetworkMode = (typeof NETWORK_MODES)[number];
+export const DEFAULT_NETWORK_MODE: NetworkMode = "multitenant";
+
+export const isNetworkMode = (v: unknown): v is NetworkMode =>
+  typeof v === "string" && (NETWORK_MODES as readonly string[]).includes(v);
+
+/** The error for a network mode that is not one of NETWORK_MODES, naming `field` and the value. */
+export function networkModeError(field: string, v: unknown): FieldError {
+  return invalid(field, v, `expected one of ${NETWORK_MODES.join(", ")}`);
 }
 
 export interface Topology {
+  /** Always set by parseTopology (default multitenant; `egress lab up --network-mode` overrides
+   *  it). Optional in the type because state files written before the field existed lack it. */
+  networkMode?: NetworkMode;
   networks: Network[];
   controlPlane: ControlPlane;
   nodes: Node[];
@@ -103,7 +123,13 @@ export function validateTopology(v: unknown, source: string): Topology {
   const errs: FieldError[] = [];
   const t = new Reader(errs);
   if (!isRecord(v)) throw new TopologyError(source, [invalid("", v, "expected a mapping")]);
-  t.noUnknown(v, "", ["networks", "controlPlane", "nodes", "externals", "dns"]);
+  t.noUnknown(v, "", ["networkMode", "networks", "controlPlane", "nodes", "externals", "dns"]);
+
+  let networkMode: NetworkMode = DEFAULT_NETWORK_MODE;
+  if (v.networkMode !== undefined) {
+    if (isNetworkMode(v.networkMode)) networkMode = v.networkMode;
+    else errs.push(networkModeError("networkMode", v.networkMode));
+  }
 
   const networks: Network[] = [];
   const netCidrs = new Map<string, CIDR[]>();
@@ -278,7 +304,7 @@ export function validateTopology(v: unknown, source: string): Topology {
 
   let dns: DnsConfig | undefined;
   if (v.dns !== undefined && t.record(v.dns, "dns")) {
-    t.noUnknown(v.dns, "dns", ["server", "records"]);
+    t.noUnknown(v.dns, "dns", ["server", "records", "ttl"]);
     const server = typeof v.dns.server === "string" ? v.dns.server : undefined;
     const host = externals.find((e) => e.name === server);
     if (!host) errs.push(invalid("dns.server", v.dns.server, "expected the name of an external host"));
@@ -297,11 +323,17 @@ export function validateTopology(v: unknown, source: string): Topology {
         records[name] = addrs;
       }
     }
-    if (server) dns = { server, records };
+    let ttl: number | undefined;
+    if (v.dns.ttl !== undefined) {
+      const x = v.dns.ttl;
+      if (typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 86_400) ttl = x;
+      else errs.push(invalid("dns.ttl", x, "expected whole seconds 0-86400"));
+    }
+    if (server) dns = { server, records, ...(ttl !== undefined ? { ttl } : {}) };
   }
 
   if (errs.length > 0) throw new TopologyError(source, errs);
-  return { networks, controlPlane, nodes, externals, ...(dns ? { dns } : {}) };
+  return { networkMode, networks, controlPlane, nodes, externals, ...(dns ? { dns } : {}) };
 }
 
 /** Small checked accessors that append to one error list. */

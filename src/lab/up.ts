@@ -9,6 +9,7 @@ import { request as httpsRequest } from "node:https";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import * as k8s from "@kubernetes/client-node";
+import { formatFieldError } from "../api/errors.js";
 import { applyManifests, parseManifests } from "../cli/apply.js";
 import { labDown } from "./down.js";
 import { checkLabId, controlPlaneNetns, hostNetns, LAB_ID_ENV, podNetnsPrefix } from "./names.js";
@@ -16,7 +17,14 @@ import { CLI_MAIN, DEFAULT_TOPOLOGY, ECHO_SERVER, EXAMPLES_DIR } from "./paths.j
 import { buildSteps, dnsmasqArgv, echoArgs, renderHostsFile, stepCommand } from "./plan.js";
 import { type LabState, type ProcessRecord, readState, STATE_VERSION, writeState } from "./state.js";
 import { LabCommandError, listNetns, processArgv, runOk, sleep } from "./sys.js";
-import { parseTopology, type Topology } from "./topology.js";
+import {
+  DEFAULT_NETWORK_MODE,
+  isNetworkMode,
+  type NetworkMode,
+  networkModeError,
+  parseTopology,
+  type Topology,
+} from "./topology.js";
 
 export class LabError extends Error {
   override name = "LabError";
@@ -33,6 +41,8 @@ export interface UpOptions {
   keepOnFailure?: boolean;
   /** Skip the agents even when `egress agent` exists. */
   noAgents?: boolean;
+  /** Overrides the topology's networkMode (`--network-mode`). */
+  networkMode?: string;
   dnsmasq?: string;
   log?: (line: string) => void;
 }
@@ -44,6 +54,7 @@ export async function labUp(o: UpOptions): Promise<LabState> {
   const log = o.log ?? (() => undefined);
   const topologySource = o.topologyFile ?? DEFAULT_TOPOLOGY;
   const topology = parseTopology(readFileSync(topologySource, "utf8"), topologySource);
+  if (o.networkMode !== undefined) topology.networkMode = checkNetworkMode(o.networkMode);
 
   const existing = readState(o.stateDir);
   if (existing)
@@ -131,7 +142,7 @@ async function build(
       state,
       `dns/${server.name}`,
       hostNetns(id, server.name),
-      dnsmasqArgv(bin, hostsFile, listen),
+      dnsmasqArgv(bin, hostsFile, listen, topo.dns.ttl),
     );
   }
 
@@ -164,6 +175,10 @@ async function build(
         "127.0.0.1",
         "--listen-fd",
         "3",
+        "--network-mode",
+        topo.networkMode ?? DEFAULT_NETWORK_MODE,
+        // The egress-firewall controller resolves dnsName rules with the resolver the pods use.
+        ...(labDnsAddress(topo) ? ["--dns-server", labDnsAddress(topo)!] : []),
       ],
       fd,
     );
@@ -196,8 +211,7 @@ async function build(
     log(note);
   } else {
     // The lab's DNS server doubles as the pods' resolver (names of the seeds' examples).
-    const dnsHost = topo.externals.find((x) => x.name === topo.dns?.server);
-    const dnsAddress = dnsHost?.interfaces.flatMap((i) => i.addresses)[0]?.split("/")[0];
+    const dnsAddress = labDnsAddress(topo);
     for (const n of topo.nodes) {
       const labels = Object.entries(n.labels)
         .map(([k, v]) => (v === "" ? k : `${k}=${v}`))
@@ -222,6 +236,18 @@ async function build(
   writeState(state);
 
   if (o.example !== undefined) await applyExample(state, o.example, log);
+}
+
+/** `--network-mode` of `lab up`: the same values and error shape as the topology field. */
+export function checkNetworkMode(v: string): NetworkMode {
+  if (isNetworkMode(v)) return v;
+  throw new LabError(formatFieldError(networkModeError("--network-mode", v)));
+}
+
+/** The lab DNS server's first address: the pods' resolver and the controllers' dnsName resolver. */
+export function labDnsAddress(topo: Topology): string | undefined {
+  const host = topo.externals.find((x) => x.name === topo.dns?.server);
+  return host?.interfaces.flatMap((i) => i.addresses)[0]?.split("/")[0];
 }
 
 /** Spawns `ip netns exec <netns> argv…` detached, output to <state>/logs/<name>.log; the intent is
