@@ -5,7 +5,9 @@ import { readFile } from "node:fs/promises";
 import * as k8s from "@kubernetes/client-node";
 import type { Command } from "commander";
 import { parseAllDocuments } from "yaml";
-import { isRecord } from "../api/object.js";
+import { findByKind } from "../api/kinds/index.js";
+import { isRecord, type KubeObject } from "../api/object.js";
+import { Client, isNotFound } from "../controllers/runtime/client.js";
 
 export interface Manifest {
   apiVersion: string;
@@ -44,31 +46,35 @@ export function parseManifests(text: string, source: string): Manifest[] {
   return out;
 }
 
+/**
+ * Creates each object, or merge-patches it when it exists. Objects travel as the manifest's own JSON
+ * (the project's REST client): client-node's typed serializers rename or drop fields they model
+ * differently (NetworkPolicy `from` became `_from` and was lost), so they are not used here.
+ */
 export async function applyManifests(
   kc: k8s.KubeConfig,
   manifests: Manifest[],
   defaultNamespace = "default",
 ): Promise<string[]> {
-  const client = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const client = new Client(kc);
   const lines: string[] = [];
   for (const m of manifests) {
-    const spec = structuredClone(m);
+    const rt = findByKind(m.apiVersion, m.kind);
+    if (!rt) throw new ManifestError(`${m.kind}/${m.metadata.name}: unknown kind ${m.apiVersion} ${m.kind}`);
+    const obj = structuredClone(m) as unknown as KubeObject;
+    if (rt.namespaced) obj.metadata.namespace ??= defaultNamespace;
+    else delete obj.metadata.namespace;
+    const ns = obj.metadata.namespace ?? "";
     const label = `${m.kind.toLowerCase()}/${m.metadata.name}`;
     try {
-      await client.read({
-        apiVersion: spec.apiVersion,
-        kind: spec.kind,
-        metadata: { name: spec.metadata.name, namespace: spec.metadata.namespace ?? defaultNamespace },
-      });
+      await client.get(rt, ns, m.metadata.name);
     } catch (e) {
-      if ((e as { code?: number }).code !== 404) throw e;
-      if (spec.metadata.namespace === undefined) spec.metadata.namespace = defaultNamespace;
-      await client.create(spec);
+      if (!isNotFound(e)) throw e;
+      await client.create(rt, obj);
       lines.push(`${label} created`);
       continue;
     }
-    if (spec.metadata.namespace === undefined) spec.metadata.namespace = defaultNamespace;
-    await client.patch(spec, undefined, undefined, "egress-apply", undefined, k8s.PatchStrategy.MergePatch);
+    await client.patch(rt, ns, m.metadata.name, obj, "merge");
     lines.push(`${label} applied`);
   }
   return lines;
