@@ -1,10 +1,13 @@
 // Benchmark of the policy compiler and `nft -f` at scale: (a) one EgressFirewall of 8,000 rules
 // (CIDRs, resolved DNS names, ports), (b) 1,000 NetworkPolicies over 10,000 pods in 100 namespaces,
 // (c) each re-applied after one rule changed. Reports compile time (median), script size and
-// `nft -f` wall time (first apply, median of re-applies after one rule changed). Runs inside a network
+// `nft -f` wall time (first apply, median of re-applies after one rule changed) and the CPU time nft
+// used for them (user + system, from this process's reaped-children counters in /proc/self/stat:
+// on a loaded machine wall time mostly measures the wait for a core). Runs inside a network
 // namespace it creates and deletes (needs root).
 // Run after building: node <out>/bench/dataplane/policy.bench.js [--rules N] [--policies N] [--pods N] [--runs N]
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { compilePolicyProgram } from "../../src/dataplane/compile/policy/compile.js";
 import { bigFirewallView, manyPoliciesView } from "../../src/dataplane/compile/policy/fixtures.js";
@@ -21,6 +24,14 @@ const PODS = arg("pods", 10_000);
 const RUNS = arg("runs", 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+/** CPU time (ms) of every terminated, reaped child so far: fields cutime + cstime of /proc/self/stat. */
+function childrenCpuMs(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3 (state)
+  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
+}
+
 const ns = `egpol-${Math.random().toString(36).slice(2, 7)}-bench`;
 
 function timed<T>(f: () => T): [T, number] {
@@ -35,7 +46,9 @@ interface Row {
   bytes: number;
   elements: number;
   firstApplyMs: number;
+  firstApplyCpuMs: number;
   changedApplyMs: number;
+  changedApplyCpuMs: number;
   changedCompileMs: number;
 }
 
@@ -45,17 +58,20 @@ async function measure(
   changed: () => PolicyView,
   nft: RealNft,
 ): Promise<Row> {
+  // Views are generated outside the timing: compile time is the compiler's alone.
   const compiles: number[] = [];
   let program: PolicyProgram | undefined;
   for (let i = 0; i < RUNS; i++) {
-    const [p, ms] = timed(() => compilePolicyProgram(base()));
+    const view = base();
+    const [p, ms] = timed(() => compilePolicyProgram(view));
     program = p;
     compiles.push(ms);
   }
   const changedCompiles: number[] = [];
   let other: PolicyProgram | undefined;
   for (let i = 0; i < RUNS; i++) {
-    const [p, ms] = timed(() => compilePolicyProgram(changed()));
+    const view = changed();
+    const [p, ms] = timed(() => compilePolicyProgram(view));
     other = p;
     changedCompiles.push(ms);
   }
@@ -64,14 +80,19 @@ async function measure(
   if (program.warnings.length > 0)
     throw new Error(`${name}: warnings ${JSON.stringify(program.warnings.slice(0, 3))}`);
   await nft.apply("flush ruleset\n");
+  let c0 = childrenCpuMs();
   let t0 = performance.now();
   await nft.apply(program.nft);
   const firstApplyMs = performance.now() - t0;
+  const firstApplyCpuMs = childrenCpuMs() - c0;
   const applies: number[] = [];
+  const applyCpus: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    c0 = childrenCpuMs();
     t0 = performance.now();
     await nft.apply(i % 2 === 0 ? other.nft : program.nft);
     applies.push(performance.now() - t0);
+    applyCpus.push(childrenCpuMs() - c0);
   }
   return {
     name,
@@ -79,7 +100,9 @@ async function measure(
     bytes: program.nft.length,
     elements: program.stats.elements ?? 0,
     firstApplyMs,
+    firstApplyCpuMs,
     changedApplyMs: median(applies),
+    changedApplyCpuMs: median(applyCpus),
     changedCompileMs: median(changedCompiles),
   };
 }
@@ -106,14 +129,15 @@ try {
   const pad = (s: string, n: number) => s.padEnd(n);
   const num = (n: number) => n.toFixed(1).padStart(9);
   console.log(
-    `${pad("case", 46)}${"compile".padStart(9)}${"bytes".padStart(10)}${"elements".padStart(10)}${"nft -f".padStart(9)}${"changed".padStart(9)}${"+compile".padStart(9)}`,
+    `${pad("case", 46)}${"compile".padStart(9)}${"bytes".padStart(10)}${"elements".padStart(10)}${"nft -f".padStart(9)}${"cpu".padStart(7)}${"changed".padStart(9)}${"cpu".padStart(7)}${"+compile".padStart(9)}`,
   );
+  const cpu = (n: number) => n.toFixed(0).padStart(7);
   for (const r of rows)
     console.log(
-      `${pad(r.name, 46)}${num(r.compileMs)}${String(r.bytes).padStart(10)}${String(r.elements).padStart(10)}${num(r.firstApplyMs)}${num(r.changedApplyMs)}${num(r.changedCompileMs)}`,
+      `${pad(r.name, 46)}${num(r.compileMs)}${String(r.bytes).padStart(10)}${String(r.elements).padStart(10)}${num(r.firstApplyMs)}${cpu(r.firstApplyCpuMs)}${num(r.changedApplyMs)}${cpu(r.changedApplyCpuMs)}${num(r.changedCompileMs)}`,
     );
   console.log(
-    `(ms; compile and "changed" = median of ${RUNS}; "nft -f" = first apply into an empty namespace; "changed" = nft -f of the program with one rule changed; load ${loadavg()
+    `(ms; compile and "changed" = median of ${RUNS}; "nft -f" = first apply into an empty namespace; "changed" = nft -f of the program with one rule changed; "cpu" = nft's user + system time (${1000 / CLK_TCK} ms resolution); load ${loadavg()
       .map((x) => x.toFixed(1))
       .join(" ")})`,
   );

@@ -622,6 +622,135 @@ describe("NetworkPolicy rendering", () => {
     assert.match(p.nft, /10\.128\.0\.3 \. tcp \. 80-90/);
   });
 
+  it("renders each peer component once: a namespace's pods one hash set for every rule using it", () => {
+    const ns = (name: string) => ({
+      name,
+      labels: { "kubernetes.io/metadata.name": name },
+      multicast: false,
+    });
+    const fromB = (name: string, cidr: string, port: number) => ({
+      namespace: "a",
+      name,
+      spec: {
+        podSelector: { matchLabels: { app: name } },
+        ingress: [
+          {
+            from: [
+              { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "b" } } },
+              { ipBlock: { cidr } },
+            ],
+            ports: [{ protocol: "TCP" as const, port }],
+          },
+        ],
+      },
+    });
+    const v = baseView({
+      mode: "networkpolicy",
+      pods: [
+        pod("a", "x", "10.128.0.2", true, { app: "x" }),
+        pod("a", "y", "10.128.0.3", true, { app: "y" }),
+        pod("b", "b1", "10.128.0.4"),
+        pod("b", "b2", "10.128.0.5"),
+        pod("b", "b3", "10.128.2.9", false),
+      ],
+      namespaces: [ns("a"), ns("b")],
+      networkPolicies: [fromB("x", "1.2.3.0/24", 80), fromB("y", "5.6.0.0/16", 81)],
+    });
+    const p = compilePolicyProgram(v);
+    assert.deepEqual(p.warnings, []);
+    const peerSets = p.ir.sets.filter((s) => s.name.startsWith("np_peers_"));
+    const text = (s: (typeof peerSets)[number]) =>
+      s.elements.map((e) => `${e.addr.start === e.addr.end ? "" : "range "}${e.addr.start}`).join(",");
+    // Namespace b's pods once (single addresses: a hash set), each ipBlock its own interval set.
+    assert.deepEqual(peerSets.map((s) => [s.interval, s.elements.length]).sort(), [
+      [false, 3],
+      [true, 1],
+      [true, 1],
+    ]);
+    assert.equal(new Set(peerSets.map(text)).size, 3);
+    const bSet = peerSets.find((s) => !s.interval)!.name;
+    assert.match(p.nft, new RegExp(`set ${bSet} \\{\n\t\ttype ipv4_addr\n\t\telements = \\{`));
+    assert.equal(p.nft.split(`ip saddr @${bSet} meta l4proto tcp`).length - 1, 2);
+    const t = (src: string, dst: string, dport: number) =>
+      tracePolicy(p, { src, dst, protocol: "TCP", dport, state: "new" });
+    for (const [src, dst, dport, verdict, policy] of [
+      ["10.128.2.9", "10.128.0.2", 80, "accept", "a/x"],
+      ["1.2.3.4", "10.128.0.2", 80, "accept", "a/x"],
+      ["5.6.7.8", "10.128.0.2", 80, "drop", undefined],
+      ["5.6.7.8", "10.128.0.3", 81, "accept", "a/y"],
+      ["10.128.0.4", "10.128.0.3", 80, "drop", undefined],
+    ] as const) {
+      const r = t(src, dst, dport);
+      assert.equal(r.verdict, verdict, `${src} → ${dst}:${dport}`);
+      if (policy)
+        assert.deepEqual(r.decidedBy, { kind: "networkpolicy", policy, direction: "ingress", rule: 0 });
+    }
+  });
+
+  it("renders a rule's several ports as one shared port set per peer component", () => {
+    const ns = (name: string) => ({
+      name,
+      labels: { "kubernetes.io/metadata.name": name },
+      multicast: false,
+    });
+    const v = baseView({
+      mode: "networkpolicy",
+      pods: [pod("a", "x", "10.128.0.2"), pod("b", "b1", "10.128.0.4")],
+      namespaces: [ns("a"), ns("b")],
+      networkPolicies: [
+        {
+          namespace: "a",
+          name: "p",
+          spec: {
+            podSelector: {},
+            ingress: [
+              {
+                from: [
+                  { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "b" } } },
+                  { ipBlock: { cidr: "1.2.3.0/24" } },
+                ],
+                ports: [
+                  { protocol: "TCP", port: 80 },
+                  { protocol: "UDP", port: 53, endPort: 60 },
+                  { protocol: "TCP", port: 81 },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    });
+    const p = compilePolicyProgram(v);
+    const ports = p.ir.sets.filter((s) => s.key === "l4.dport");
+    assert.equal(ports.length, 1);
+    assert.match(
+      p.nft,
+      /set np_ports_0 \{\n\t\ttype inet_proto \. inet_service\n\t\tflags interval\n\t\telements = \{\n\t\t\ttcp \. 80-81,\n\t\t\tudp \. 53-60\n/,
+    );
+    const chain = p.ir.chains.find((c) => c.name === "np-in-0")!;
+    assert.deepEqual(
+      chain.rules.map((r) => r.match.map((m) => (m.kind === "lookup" ? m.key : m.kind))),
+      [["saddr", "l4.dport"], ["saddr", "l4.dport"], []],
+    );
+    for (const [src, protocol, dport, verdict] of [
+      ["10.128.0.4", "TCP", 81, "accept"],
+      ["1.2.3.4", "UDP", 60, "accept"],
+      ["1.2.3.4", "UDP", 61, "drop"],
+      ["1.2.3.4", "SCTP", 80, "drop"],
+      ["1.2.4.4", "TCP", 80, "drop"],
+    ] as const) {
+      const r = tracePolicy(p, { src, dst: "10.128.0.2", protocol, dport, state: "new" });
+      assert.equal(r.verdict, verdict, `${src} ${protocol}/${dport}`);
+      if (verdict === "accept")
+        assert.deepEqual(r.decidedBy, {
+          kind: "networkpolicy",
+          policy: "a/p",
+          direction: "ingress",
+          rule: 0,
+        });
+    }
+  });
+
   it("warns once when NetworkPolicies exist in another mode", () => {
     const p = compilePolicyProgram(
       baseView({

@@ -8,7 +8,8 @@
 //  b. mark POD_OUTSIDE_MARK on this node's pods' packets to destinations outside the cluster;
 //  c. `ct state established,related accept`;
 //  d. NetworkPolicy (mode networkpolicy): pod address → per-group chain (pods with equal allow lists
-//     share one) with two disjoint lookups;
+//     share one): one rule per allow entry and peer component, each component (a namespace's pods,
+//     a rule's ipBlocks) one set shared by all chains; large groups get two disjoint lookups;
 //  e. egress firewall: this node's pods' new flows to outside destinations; DNS to the resolvers first,
 //     then pod address → per-namespace chain: first-match rules compiled into two disjoint verdict
 //     maps (classify.ts), so the cost per flow does not grow with the number of rules.
@@ -24,6 +25,7 @@ import {
   type IrRule,
   type IrSet,
   type IrVerdict,
+  type L4,
   L4_ORDER,
   l4Of,
   mergeAdjacent,
@@ -149,7 +151,7 @@ export function compileWithResolved(
     }
     podByIP.set(ip, p);
   }
-  const podIPs = [...podByIP.keys()].sort(byNumber);
+  const podIPs = sortedAddrs(podByIP.keys());
   stats.pods = podIPs.length;
 
   const fwd: IrRule[] = [];
@@ -255,10 +257,20 @@ export function compileWithResolved(
   if (view.mode === "networkpolicy") {
     warnings.push(...np.warnings);
     const inlineMax = opts.npInlineMax ?? NP_INLINE_MAX;
+    // One set per distinct peer component (a selector's pods, a rule's ipBlocks), shared by every
+    // rule of every group that uses it: first by list identity (the resolver shares its lists),
+    // then by content. Only single addresses: a hash set (cheaper to load than an interval set, and
+    // one pod is one element); otherwise an interval set of the merged ranges.
     const peerSets = new Map<string, string>();
+    const peerSetOf = new WeakMap<V4Range[], string>();
     const peerSet = (ranges: V4Range[]): string => {
-      const merged = unionRanges(ranges);
-      const key = merged.map((r) => `${r.start}-${r.end}`).join(",");
+      const known = peerSetOf.get(ranges);
+      if (known !== undefined) return known;
+      const single = ranges.every((r) => r.start === r.end);
+      const elements = single
+        ? sortedAddrs(new Set(ranges.map((r) => r.start))).map(one)
+        : unionRanges(ranges);
+      const key = `${single ? "h" : "i"}:${elements.map((r) => `${r.start}-${r.end}`).join(",")}`;
       let name = peerSets.get(key);
       if (name === undefined) {
         name = `np_peers_${peerSets.size}`;
@@ -266,52 +278,115 @@ export function compileWithResolved(
         sets.push({
           name,
           key: "daddr",
-          interval: true,
+          interval: !single,
           map: false,
-          elements: merged.map((addr) => ({ addr })),
+          elements: elements.map((addr) => ({ addr })),
         });
       }
+      peerSetOf.set(ranges, name);
       return name;
+    };
+    // A run of port entries (all with a protocol) → the l4 matches of its rules: `meta l4proto tcp
+    // th dport 80` for one port range, else a lookup in a shared `l4.dport` set.
+    const portSets = new Map<string, string>();
+    const portMatch = (run: AllowEntry[]): IrRule["match"] => {
+      const en = run[0]!;
+      if (!en.protocol) return [];
+      const boxes: { l4: L4; ports: [number, number] }[] = [];
+      for (const l4 of L4_ORDER) {
+        const ranges = unionRanges(
+          run
+            .filter((e) => e.protocol !== undefined && l4Of(e.protocol) === l4)
+            .map((e) => ({ start: e.ports?.[0] ?? 0, end: e.ports?.[1] ?? 65535 })),
+        );
+        for (const r of ranges) boxes.push({ l4, ports: [r.start, r.end] });
+      }
+      const only = boxes.length === 1 ? boxes[0] : undefined;
+      if (only) {
+        const m: IrRule["match"] = [{ kind: "l4proto", protos: [only.l4] }];
+        if (only.ports[0] !== 0 || only.ports[1] !== 65535) m.push({ kind: "dport", ports: only.ports });
+        return m;
+      }
+      const key = boxes.map((b) => `${b.l4}.${b.ports[0]}-${b.ports[1]}`).join(",");
+      let name = portSets.get(key);
+      if (name === undefined) {
+        name = `np_ports_${portSets.size}`;
+        portSets.set(key, name);
+        sets.push({
+          name,
+          key: "l4.dport",
+          interval: boxes.some((b) => b.ports[0] !== b.ports[1]),
+          map: false,
+          elements: boxes.map((b) => ({ addr: ALL, ...b })),
+        });
+      }
+      return [{ kind: "lookup", key: "l4.dport", set: name }];
     };
     for (const direction of ["egress", "ingress"] as const) {
       const groups = new Map<string, { entries: AllowEntry[]; pods: number[] }>();
+      // The resolver shares one list between the pods the same policies select: most pods find
+      // their group by the list itself.
+      const byList = new Map<AllowEntry[], { entries: AllowEntry[]; pods: number[] }>();
       const seen = new Set<number>();
       for (const p of np.pods) {
         if (!(direction === "egress" ? p.egressIsolated : p.ingressIsolated) || seen.has(p.ip)) continue;
         seen.add(p.ip);
         const entries = direction === "egress" ? p.egress : p.ingress;
-        // Cheap key (a hash of the peer ranges), confirmed by comparing the entries themselves.
-        const base = entries.map(entryKey).join(";");
-        let g: { entries: AllowEntry[]; pods: number[] } | undefined;
-        for (let k = 0; ; k++) {
-          const key = `${base}#${k}`;
-          g = groups.get(key);
-          if (!g) {
-            g = { entries, pods: [] };
-            groups.set(key, g);
-          } else if (!sameEntries(g.entries, entries)) continue;
-          break;
+        let g = byList.get(entries);
+        if (!g) {
+          // Cheap key (a hash of the peer ranges), confirmed by comparing the entries themselves.
+          const base = entries.map(entryKey).join(";");
+          for (let k = 0; ; k++) {
+            const key = `${base}#${k}`;
+            g = groups.get(key);
+            if (!g) {
+              g = { entries, pods: [] };
+              groups.set(key, g);
+            } else if (!sameEntries(g.entries, entries)) continue;
+            break;
+          }
+          byList.set(entries, g);
         }
         g.pods.push(p.ip);
       }
-      const ordered = [...groups.values()].map((g) => ({ ...g, pods: g.pods.sort(byNumber) }));
-      ordered.sort((a, b) => a.pods[0]! - b.pods[0]!);
+      const ordered = [...groups.values()].map((g) => ({
+        ...g,
+        first: g.pods.reduce((m, x) => (x < m ? x : m)),
+      }));
+      ordered.sort((a, b) => a.first - b.first);
       const short = direction === "egress" ? "eg" : "in";
-      const podMap: IrElement[] = [];
+      const chainOf = new Map<number, IrVerdict>();
       ordered.forEach((g, n) => {
         const chain = `np-${short}-${n}`;
-        for (const ip of g.pods) podMap.push({ addr: one(ip), verdict: { kind: "jump", chain } });
+        const jump: IrVerdict = { kind: "jump", chain };
+        for (const ip of g.pods) chainOf.set(ip, jump);
         const peer = direction === "egress" ? "daddr" : "saddr";
         const body: IrRule[] = [];
         if (g.entries.length <= inlineMax) {
           // Few entries: one rule each, peers in sets shared by every group (a namespace's pods are
           // one set however many groups allow them).
-          for (const en of g.entries) {
-            const match: IrRule["match"] = [];
-            if (en.peers !== "any") match.push({ kind: "lookup", key: peer, set: peerSet(en.peers) });
-            if (en.protocol) match.push({ kind: "l4proto", protos: [l4Of(en.protocol)] });
-            if (en.protocol && en.ports) match.push({ kind: "dport", ports: en.ports });
-            body.push({ match, action: verdict("return"), origin: npOrigin(en) });
+          // An entry whose peers have several components (e.g. a namespace's pods and an ipBlock)
+          // is one rule per component, in a row: the first that matches decides, as the entry would.
+          // Consecutive entries of one policy rule with the same peers and several ports (`ports:
+          // [TCP 8080, UDP 53]`) share those rules, the ports as one set `np_ports_K` (shared too):
+          // they have one origin, so whichever matches first reports the same.
+          const entries = g.entries;
+          for (let i = 0; i < entries.length; ) {
+            const en = entries[i]!;
+            let j = i + 1;
+            if (en.protocol) while (j < entries.length && samePortRun(en, entries[j]!)) j++;
+            const l4 = portMatch(entries.slice(i, j));
+            i = j;
+            const origin = npOrigin(en);
+            if (en.peers === "any") {
+              body.push({ match: l4, action: verdict("return"), origin });
+              continue;
+            }
+            for (const c of en.components ?? [en.peers]) {
+              if (c.length === 0) continue;
+              const match: IrRule["match"] = [{ kind: "lookup", key: peer, set: peerSet(c) }, ...l4];
+              body.push({ match, action: verdict("return"), origin });
+            }
           }
           body.push({
             match: [],
@@ -368,13 +443,18 @@ export function compileWithResolved(
         chains.push({ name: chain, rules: body });
       });
       const mapName = `np_${direction}_pods`;
-      podMap.sort((a, b) => a.addr.start - b.addr.start);
+      const podMap: IrElement[] = sortedAddrs(chainOf.keys()).map((ip) => ({
+        addr: one(ip),
+        verdict: chainOf.get(ip)!,
+      }));
       const key = direction === "egress" ? "saddr" : "daddr";
       sets.push({ name: mapName, key, interval: false, map: true, elements: podMap });
       fwd.push({ match: [], action: { kind: "vmap", key, map: mapName } });
       stats[`np${direction === "egress" ? "Egress" : "Ingress"}Groups`] = ordered.length;
       stats[`np${direction === "egress" ? "Egress" : "Ingress"}Pods`] = podMap.length;
     }
+    stats.npPeerSets = peerSets.size;
+    stats.npPortSets = portSets.size;
   } else if (view.networkPolicies.length > 0) {
     warn(
       "networkPolicies",
@@ -663,9 +743,30 @@ function sameEntries(a: AllowEntry[], b: AllowEntry[]): boolean {
   });
 }
 
+/** `b` may share `a`'s rules with a port set: same policy rule, same peers, both with a protocol. */
+function samePortRun(a: AllowEntry, b: AllowEntry): boolean {
+  if (!b.protocol || a.components !== b.components) return false;
+  const o = a.origin;
+  const p = b.origin;
+  if (o.policy !== p.policy || o.direction !== p.direction || o.rule !== p.rule) return false;
+  if (a.peers === b.peers) return true;
+  if (a.peers === "any" || b.peers === "any" || a.peers.length !== b.peers.length) return false;
+  const bp = b.peers;
+  return a.peers.every((r, k) => r.start === bp[k]!.start && r.end === bp[k]!.end);
+}
+
 const npOrigin = (e: AllowEntry): PolicyOrigin => ({ kind: "networkpolicy", ...e.origin });
 const one = (ip: number): V4Range => ({ start: ip, end: ip });
 const byNumber = (a: number, b: number) => a - b;
+/** IPv4 addresses (unsigned 32-bit) in ascending order; a typed-array sort is native and numeric. */
+function sortedAddrs(addrs: Iterable<number>): number[] {
+  const out = [...addrs];
+  const t = new Uint32Array(out.length);
+  for (let i = 0; i < out.length; i++) t[i] = out[i]!;
+  t.sort();
+  for (let i = 0; i < out.length; i++) out[i] = t[i]!;
+  return out;
+}
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const verdict = (kind: "accept" | "drop" | "return"): IrRule["action"] => ({
   kind: "verdict",

@@ -10,6 +10,7 @@ import type {
   PolicyPod,
   PolicyProtocol,
   PolicyView,
+  V4Range,
 } from "./types.js";
 
 export const v4 = (n: number): string => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
@@ -291,6 +292,36 @@ export function randomCase(seed: number, packets = 40): RandomCase {
       ingress: entries("ingress"),
       egress: entries("egress"),
     }));
+  // Half the entries list their peers as components (overlapping parts whose union is the peers),
+  // as the resolver does for several peers, and some get a sibling right after them with the same
+  // origin and peers but other ports (a rule with several ports); drawn from a second generator so
+  // the cases above stay.
+  const rc = rng(seed ^ 0x9e3779b9);
+  for (const p of np)
+    for (const list of [p.ingress, p.egress])
+      for (let i = list.length - 1; i >= 0; i--) {
+        const e = list[i]!;
+        if (e.peers !== "any" && rc() < 0.5) {
+          const parts: V4Range[][] = [[], [], []];
+          for (const x of e.peers) {
+            const k = Math.floor(rc() * 4);
+            if (k < 3) parts[k]!.push(x);
+            else {
+              parts[0]!.push(x);
+              parts[1]!.push(x);
+            }
+          }
+          e.components = parts.filter((c) => c.length > 0);
+        }
+        if (e.protocol && rc() < 0.4) {
+          const { ports: _, ...rest } = e;
+          const protocol = (["TCP", "UDP", "SCTP"] as const)[Math.floor(rc() * 3)]!;
+          const lo = PORTS[Math.floor(rc() * PORTS.length)]!;
+          const k = rc();
+          const ports: [number, number] | undefined = k < 0.4 ? [lo, lo] : k < 0.8 ? [lo, lo + 1] : undefined;
+          list.splice(i + 1, 0, { ...rest, protocol, ...(ports ? { ports } : {}) });
+        }
+      }
   const view = baseView({
     mode,
     nodes: [

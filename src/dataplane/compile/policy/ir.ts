@@ -58,12 +58,13 @@ export type IrVerdict =
   | { kind: "jump"; chain: string }
   | { kind: "goto"; chain: string };
 
-/** Lookup keys: one address, or the concatenation address . l4 protocol . destination port. */
-export type IrKey = "saddr" | "daddr" | "daddr.l4.dport" | "saddr.l4.dport";
+/** Lookup keys: one address, the concatenation address . l4 protocol . destination port, or
+ *  l4 protocol . destination port alone (a NetworkPolicy rule's port list, shared between rules). */
+export type IrKey = "saddr" | "daddr" | "daddr.l4.dport" | "saddr.l4.dport" | "l4.dport";
 export const isConcat = (k: IrKey): boolean => k === "daddr.l4.dport" || k === "saddr.l4.dport";
 
 export interface IrElement {
-  /** Address (range; start == end for one address). */
+  /** Address (range; start == end for one address). Key "l4.dport" has none: 0.0.0.0/0, unused. */
   addr: V4Range;
   /** Only for the concatenated keys. */
   l4?: L4;
@@ -170,15 +171,18 @@ const keyExpr: Record<IrKey, string> = {
   daddr: "ip daddr",
   "daddr.l4.dport": "ip daddr . meta l4proto . th dport",
   "saddr.l4.dport": "ip saddr . meta l4proto . th dport",
+  "l4.dport": "meta l4proto . th dport",
 };
 const keyType: Record<IrKey, string> = {
   saddr: "ipv4_addr",
   daddr: "ipv4_addr",
   "daddr.l4.dport": "ipv4_addr . inet_proto . inet_service",
   "saddr.l4.dport": "ipv4_addr . inet_proto . inet_service",
+  "l4.dport": "inet_proto . inet_service",
 };
 
 function elementText(s: IrSet, e: IrElement): string {
+  if (s.key === "l4.dport") return `${e.l4} . ${portText(e.ports ?? [0, 65535])}`;
   let k = rangeText(e.addr);
   if (isConcat(s.key)) k += ` . ${e.l4} . ${portText(e.ports ?? [0, 65535])}`;
   return s.map && e.verdict ? `${k} : ${verdictText(e.verdict)}` : k;

@@ -175,11 +175,18 @@ describe("resolveNetworkPolicies: output", () => {
       R("192.168.0.0", "192.168.0.6"),
       R("192.168.0.8", "192.168.0.127"),
     ];
+    // Each peer stays a component of its own (a selector's pods as single addresses, the ipBlocks
+    // merged): the compiler renders each as one set shared by every rule using it.
+    const components = [
+      [R("10.128.0.3")],
+      [R("10.128.1.4"), R("10.128.1.5")],
+      [R("192.168.0.0", "192.168.0.6"), R("192.168.0.8", "192.168.0.127")],
+    ];
     const origin = { policy: "a/p", direction: "ingress" as const, rule: 0 };
     assert.deepEqual(pods[0]!.ingress, [
-      { peers, protocol: "SCTP", origin },
-      { peers, protocol: "TCP", ports: [80, 80], origin },
-      { peers, protocol: "UDP", ports: [1000, 1010], origin },
+      { peers, components, protocol: "SCTP", origin },
+      { peers, components, protocol: "TCP", ports: [80, 80], origin },
+      { peers, components, protocol: "UDP", ports: [1000, 1010], origin },
     ]);
     assert.deepEqual(pods[0]!.egress, []);
   });
@@ -211,8 +218,20 @@ describe("resolveNetworkPolicies: output", () => {
     const [c] = resolveNetworkPolicies(v).pods;
     const origin = { policy: "a/e", direction: "egress" as const, rule: 0 };
     assert.deepEqual(c!.egress, [
-      { peers: [R("10.128.1.1"), R("10.128.1.3")], protocol: "TCP", ports: [8080, 8080], origin },
-      { peers: [R("10.128.1.2")], protocol: "TCP", ports: [9090, 9090], origin },
+      {
+        peers: [R("10.128.1.1"), R("10.128.1.3")],
+        components: [[R("10.128.1.1"), R("10.128.1.3")]],
+        protocol: "TCP",
+        ports: [8080, 8080],
+        origin,
+      },
+      {
+        peers: [R("10.128.1.2")],
+        components: [[R("10.128.1.2")]],
+        protocol: "TCP",
+        ports: [9090, 9090],
+        origin,
+      },
     ]);
     assert.equal(c!.ingressIsolated, false);
   });

@@ -46,13 +46,22 @@ type PortSpec =
   | { kind: "range"; protocol: PolicyProtocol; range: [number, number] }
   | { kind: "named"; protocol: PolicyProtocol; name: string };
 
-/** A rule's peers after validation: any address, or pods (selector peers) plus ipBlock ranges. */
-type PeerSet = { any: true } | { any: false; pods: AddrPod[]; blocks: V4Range[] };
+/** A rule's peers after validation: any address, or each selector peer's pods (shared lists, see
+ *  Resolver.peerCache) plus the rule's ipBlock ranges (merged). */
+type PeerSet = { any: true } | { any: false; groups: AddrPod[][]; blocks: V4Range[] };
+
+/** An entry with more peer components than this gets one merged component instead: the compiler
+ *  renders one rule per component, so this bounds the rules per entry whatever a policy lists. */
+export const NP_MAX_COMPONENTS = 4;
 
 interface ResolvedRule {
   origin: RuleOrigin;
   /** Memo: the peers as merged ranges (the same for every selected pod). */
   addr?: V4Range[] | "any";
+  /** Memo: AllowEntry.components of the rule's entries (undefined = `addr` is the only one). */
+  components?: V4Range[][] | undefined;
+  /** Memo: the pods of every selector peer, one per address. */
+  pods?: AddrPod[];
   /** Memo: egress entries do not depend on the selected pod. */
   egressEntries?: AllowEntry[];
   peers: PeerSet;
@@ -64,6 +73,8 @@ interface ResolvedPolicy {
   key: string;
   namespace: string;
   selector: Selector;
+  /** Some ingress rule has a named port: its entries depend on the selected pod's own ports. */
+  ingressNamed: boolean;
   ingress: ResolvedRule[] | undefined;
   egress: ResolvedRule[] | undefined;
 }
@@ -78,6 +89,21 @@ export function mergeRanges(ranges: readonly V4Range[]): V4Range[] {
   const sorted = [...ranges].sort((a, b) => a.start - b.start || a.end - b.end);
   const out: V4Range[] = [];
   for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.start <= last.end + 1) {
+      if (r.end > last.end) last.end = r.end;
+    } else out.push({ start: r.start, end: r.end });
+  }
+  return out;
+}
+
+/** Union of two lists that are each sorted and merged (mergeRanges output): a linear merge. */
+export function mergeSortedRanges(a: readonly V4Range[], b: readonly V4Range[]): V4Range[] {
+  const out: V4Range[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const r = j >= b.length || (i < a.length && a[i]!.start <= b[j]!.start) ? a[i++]! : b[j++]!;
     const last = out[out.length - 1];
     if (last && r.start <= last.end + 1) {
       if (r.end > last.end) last.end = r.end;
@@ -192,11 +218,15 @@ class Resolver {
       ingress = true;
       egress = Array.isArray(spec.egress) && spec.egress.length > 0;
     }
+    const ingressRules = ingress ? this.resolveRules(np, spec, "ingress") : undefined;
     return {
       key,
       namespace: np.namespace,
       selector,
-      ingress: ingress ? this.resolveRules(np, spec, "ingress") : undefined,
+      ingressNamed: (ingressRules ?? []).some(
+        (r) => r.ports !== "all" && r.ports.some((p) => p.kind === "named"),
+      ),
+      ingress: ingressRules,
       egress: egress ? this.resolveRules(np, spec, "egress") : undefined,
     };
   }
@@ -230,7 +260,7 @@ class Resolver {
     if (list === undefined || list === null) return { any: true };
     if (!Array.isArray(list)) {
       this.warn(path, list, "not a list; rule allows nothing");
-      return { any: false, pods: [], blocks: [] };
+      return { any: false, groups: [], blocks: [] };
     }
     if (list.length === 0) return { any: true };
     const groups: AddrPod[][] = [];
@@ -281,16 +311,9 @@ class Resolver {
         found.sort((a, b) => a.ip - b.ip);
         this.peerCache.set(key, found);
       }
-      groups.push(found);
+      if (!groups.includes(found)) groups.push(found);
     });
-    let pods: AddrPod[];
-    if (groups.length === 1) pods = groups[0]!;
-    else {
-      const union = new Map<number, AddrPod>();
-      for (const g of groups) for (const ap of g) union.set(ap.ip, ap);
-      pods = [...union.values()].sort((a, b) => a.ip - b.ip);
-    }
-    return { any: false, pods, blocks: mergeRanges(blocks) };
+    return { any: false, groups, blocks: mergeRanges(blocks) };
   }
 
   private resolveIPBlock(raw: unknown, path: string): V4Range[] | undefined {
@@ -409,10 +432,52 @@ const rangesOfPods = new WeakMap<readonly AddrPod[], V4Range[]>();
 function podRanges(pods: readonly AddrPod[]): V4Range[] {
   let r = rangesOfPods.get(pods);
   if (!r) {
-    r = mergeRanges(pods.map((p) => ({ start: p.ip, end: p.ip })));
+    // The shared selector lists are sorted by address already: merge in one pass.
+    const sorted = pods.every((p, i) => i === 0 || pods[i - 1]!.ip <= p.ip)
+      ? pods
+      : [...pods].sort((a, b) => a.ip - b.ip);
+    r = [];
+    for (const p of sorted) {
+      const last = r[r.length - 1];
+      if (last && p.ip <= last.end + 1) {
+        if (p.ip > last.end) last.end = p.ip;
+      } else r.push({ start: p.ip, end: p.ip });
+    }
     rangesOfPods.set(pods, r);
   }
   return r;
+}
+
+/** The pods' addresses as single-address ranges, sorted, each once (a peer component: rendered as a
+ *  hash set, where adding or removing one pod is one element); memoized per shared pod list. */
+const addrsOfPods = new WeakMap<readonly AddrPod[], V4Range[]>();
+function podAddrs(pods: readonly AddrPod[]): V4Range[] {
+  let r = addrsOfPods.get(pods);
+  if (!r) {
+    r = [];
+    const sorted = [...pods].sort((a, b) => a.ip - b.ip);
+    for (const p of sorted) if (r[r.length - 1]?.start !== p.ip) r.push({ start: p.ip, end: p.ip });
+    addrsOfPods.set(pods, r);
+  }
+  return r;
+}
+
+/** The pods of every group, one per address (the last group's pod wins an address used twice). */
+function unionPods(groups: AddrPod[][]): AddrPod[] {
+  if (groups.length === 1) return groups[0]!;
+  const union = new Map<number, AddrPod>();
+  for (const g of groups) for (const ap of g) union.set(ap.ip, ap);
+  return [...union.values()].sort((a, b) => a.ip - b.ip);
+}
+
+/** A rule's peer components (AllowEntry.components); undefined when there are more than
+ *  NP_MAX_COMPONENTS (the merged peers are then the only component). */
+function peerComponents(peers: PeerSet): V4Range[][] | undefined {
+  if (peers.any) return undefined;
+  const out: V4Range[][] = [];
+  for (const g of peers.groups) if (g.length > 0) out.push(podAddrs(g));
+  if (peers.blocks.length > 0) out.push(peers.blocks);
+  return out.length <= NP_MAX_COMPONENTS ? out : undefined;
 }
 
 /** Container ports of `pod` named `name` with `protocol` (normally at most one). */
@@ -422,32 +487,48 @@ const namedPorts = (pod: PolicyPod, name: string, protocol: PolicyProtocol): num
 function ruleEntries(rule: ResolvedRule, self: PolicyPod, allPods: readonly AddrPod[]): AllowEntry[] {
   if (rule.egressEntries) return rule.egressEntries;
   const { peers, origin } = rule;
-  rule.addr ??= peers.any
-    ? "any"
-    : peers.blocks.length === 0
-      ? podRanges(peers.pods)
-      : mergeRanges([...podRanges(peers.pods), ...peers.blocks]);
+  if (rule.addr === undefined) {
+    rule.pods = peers.any ? [] : unionPods(peers.groups);
+    rule.addr = peers.any
+      ? "any"
+      : peers.blocks.length === 0
+        ? podRanges(rule.pods)
+        : mergeSortedRanges(podRanges(rule.pods), peers.blocks);
+    rule.components = peerComponents(peers);
+  }
   const addrPeers = rule.addr;
   const out: AllowEntry[] = [];
-  const push = (p: V4Range[] | "any", protocol?: PolicyProtocol, ports?: [number, number]) => {
+  const push = (
+    p: V4Range[] | "any",
+    components: V4Range[][] | undefined,
+    protocol?: PolicyProtocol,
+    ports?: [number, number],
+  ) => {
     if (p !== "any" && p.length === 0) return;
-    out.push({ peers: p, ...(protocol ? { protocol } : {}), ...(ports ? { ports } : {}), origin });
+    out.push({
+      peers: p,
+      ...(components && p !== "any" ? { components } : {}),
+      ...(protocol ? { protocol } : {}),
+      ...(ports ? { ports } : {}),
+      origin,
+    });
   };
+  const comps = rule.components;
   if (rule.ports === "all") {
-    push(addrPeers);
+    push(addrPeers, comps);
     if (origin.direction === "egress") rule.egressEntries = out;
     return out;
   }
   for (const ps of rule.ports) {
-    if (ps.kind === "all") push(addrPeers, ps.protocol);
-    else if (ps.kind === "range") push(addrPeers, ps.protocol, ps.range);
+    if (ps.kind === "all") push(addrPeers, comps, ps.protocol);
+    else if (ps.kind === "range") push(addrPeers, comps, ps.protocol, ps.range);
     else if (origin.direction === "ingress") {
       // The named port is the selected (destination) pod's own container port.
-      for (const n of namedPorts(self, ps.name, ps.protocol)) push(addrPeers, ps.protocol, [n, n]);
+      for (const n of namedPorts(self, ps.name, ps.protocol)) push(addrPeers, comps, ps.protocol, [n, n]);
     } else {
       // Egress: the destination is the peer; each peer pod may number the name differently, so
       // group peer pods by their number. ipBlock peers cannot carry a named port: they match nothing.
-      const candidates = peers.any ? allPods : peers.pods;
+      const candidates = peers.any ? allPods : rule.pods!;
       const byPort = new Map<number, AddrPod[]>();
       for (const ap of candidates) {
         for (const n of namedPorts(ap.pod, ps.name, ps.protocol)) {
@@ -456,7 +537,7 @@ function ruleEntries(rule: ResolvedRule, self: PolicyPod, allPods: readonly Addr
           else byPort.set(n, [ap]);
         }
       }
-      for (const [n, pods] of byPort) push(podRanges(pods), ps.protocol, [n, n]);
+      for (const [n, pods] of byPort) push(podRanges(pods), [podAddrs(pods)], ps.protocol, [n, n]);
     }
   }
   if (origin.direction === "egress") rule.egressEntries = out;
@@ -511,32 +592,47 @@ export function resolveNetworkPolicies(view: PolicyView): ResolvedNetworkPolicie
     if (l) l.push(p);
     else byNs.set(p.namespace, [p]);
   }
+  // Pods selected by the same policies get the same allow lists (unless an ingress named port makes
+  // them depend on the pod's own ports): resolve each distinct selection once and share the lists.
+  const shared = new Map<string, Omit<LocalPodPolicy, "namespace" | "name" | "ip">>();
   const out: LocalPodPolicy[] = [];
   for (const { pod, ip } of r.pods) {
     if (!pod.local) continue;
-    const res: LocalPodPolicy = {
-      namespace: pod.namespace,
-      name: pod.name,
-      ip,
-      ingressIsolated: false,
-      egressIsolated: false,
-      ingress: [],
-      egress: [],
-    };
-    for (const p of byNs.get(pod.namespace) ?? []) {
-      if (!selectorMatches(p.selector, pod.labels)) continue;
-      if (p.ingress) {
-        res.ingressIsolated = true;
-        for (const rule of p.ingress) for (const e of ruleEntries(rule, pod, r.pods)) res.ingress.push(e);
+    const candidates = byNs.get(pod.namespace) ?? [];
+    const selected: ResolvedPolicy[] = [];
+    let sig = `${pod.namespace}\0`;
+    let named = false;
+    candidates.forEach((p, i) => {
+      if (!selectorMatches(p.selector, pod.labels)) return;
+      selected.push(p);
+      sig += `${i},`;
+      if (p.ingressNamed) named = true;
+    });
+    if (named) sig += `\0${JSON.stringify(pod.ports)}`;
+    let lists = shared.get(sig);
+    if (!lists) {
+      const res = {
+        ingressIsolated: false,
+        egressIsolated: false,
+        ingress: [] as AllowEntry[],
+        egress: [] as AllowEntry[],
+      };
+      for (const p of selected) {
+        if (p.ingress) {
+          res.ingressIsolated = true;
+          for (const rule of p.ingress) for (const e of ruleEntries(rule, pod, r.pods)) res.ingress.push(e);
+        }
+        if (p.egress) {
+          res.egressIsolated = true;
+          for (const rule of p.egress) for (const e of ruleEntries(rule, pod, r.pods)) res.egress.push(e);
+        }
       }
-      if (p.egress) {
-        res.egressIsolated = true;
-        for (const rule of p.egress) for (const e of ruleEntries(rule, pod, r.pods)) res.egress.push(e);
-      }
+      res.ingress = sortedUnique(res.ingress);
+      res.egress = sortedUnique(res.egress);
+      lists = res;
+      shared.set(sig, lists);
     }
-    res.ingress = sortedUnique(res.ingress);
-    res.egress = sortedUnique(res.egress);
-    out.push(res);
+    out.push({ namespace: pod.namespace, name: pod.name, ip, ...lists });
   }
   out.sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || a.ip - b.ip);
   return { pods: out, warnings: r.warnings };

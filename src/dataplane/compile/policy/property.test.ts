@@ -81,10 +81,18 @@ function randomNpView(seed: number): { view: PolicyView; packets: PolicyTracePac
       [{ protocol: "TCP", port: "http" }],
       [{ protocol: "UDP", port: 53, endPort: 60 }],
       [{ protocol: "SCTP" }],
+      // Several ports in one rule: rendered as one shared port set per peer component.
+      [
+        { protocol: "TCP", port: 80 },
+        { protocol: "UDP", port: 53, endPort: 60 },
+      ],
+      [{ protocol: "TCP", port: "http" }, { protocol: "SCTP" }, { protocol: "TCP", port: 8080 }],
     ]);
   const rule = (dir: "from" | "to") => {
     const p = ports();
-    const peers = r() < 0.3 ? undefined : Array.from({ length: 1 + Math.floor(r() * 2) }, peer);
+    // Sometimes more peers than NP_MAX_COMPONENTS (merged into one component).
+    const n = r() < 0.15 ? 5 + Math.floor(r() * 2) : 1 + Math.floor(r() * 2);
+    const peers = r() < 0.3 ? undefined : Array.from({ length: n }, peer);
     return { ...(peers ? { [dir]: peers } : {}), ...(p ? { ports: p } : {}) };
   };
   const networkPolicies: NetworkPolicyView[] = Array.from({ length: Math.floor(r() * 4) }, (_, i) => {

@@ -99,6 +99,15 @@ export function tracePolicy(program: PolicyProgram | PolicyIR, packet: PolicyTra
   const lookup = (key: IrKey, name: string): IrElement | undefined => {
     const s = setOf(name);
     const addr = key.startsWith("saddr") ? pkt.saddr : pkt.daddr;
+    if (key === "l4.dport") {
+      if (pkt.l4 === undefined) return undefined;
+      return s.elements.find(
+        (e) =>
+          e.l4 === pkt.l4 &&
+          (e.ports ?? [0, 65535])[0] <= pkt.dport &&
+          pkt.dport <= (e.ports ?? [0, 65535])[1],
+      );
+    }
     if (isConcat(key)) {
       if (pkt.l4 === undefined) return undefined;
       return s.elements.find(

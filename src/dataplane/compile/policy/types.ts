@@ -134,6 +134,11 @@ export interface AllowEntry {
   /** Peer addresses (source for ingress, destination for egress), sorted, non-overlapping;
    *  "any" when the rule has no from/to. */
   peers: V4Range[] | "any";
+  /** The peers as written, one list per peer component: each selector peer's pods (single
+   *  addresses) and the rule's ipBlocks (merged). Their union is exactly `peers`; the lists are
+   *  shared between every entry and pod using the same peer, so the compiler renders each once as
+   *  its own set. Absent (or `peers` is "any"): `peers` is the only component. */
+  components?: V4Range[][];
   /** Absent = every protocol (the rule has no ports). */
   protocol?: PolicyProtocol;
   /** Inclusive port range; absent = every port of the protocol. */
