@@ -42,3 +42,34 @@ test("flags are parsed and bad values are refused naming the flag", () => {
   );
   assert.throws(() => parse(["--host-subnet-length", "40"]), /--host-subnet-length/);
 });
+
+test("node lifecycle: 4 s grace and 0 s default tolerations by default; flags override, bad values refused", () => {
+  const d = parse([]);
+  assert.equal(d.nodeMonitorGracePeriodMs, 4000);
+  assert.equal(d.nodeMonitorPeriodMs, 500);
+  assert.equal(d.defaultNotReadyTolerationSeconds, 0);
+  assert.equal(d.defaultUnreachableTolerationSeconds, 0);
+  const o = parse([
+    "--node-monitor-grace-period",
+    "40000",
+    "--node-monitor-period",
+    "5000",
+    "--default-not-ready-toleration-seconds",
+    "300",
+    "--default-unreachable-toleration-seconds",
+    "30",
+  ]);
+  assert.equal(o.nodeMonitorGracePeriodMs, 40000);
+  assert.equal(o.nodeMonitorPeriodMs, 5000);
+  assert.equal(o.defaultNotReadyTolerationSeconds, 300);
+  assert.equal(o.defaultUnreachableTolerationSeconds, 30);
+  assert.throws(
+    () => parse(["--node-monitor-grace-period", "3000"]),
+    /--node-monitor-grace-period: .*≥ 3500.*"3000"/,
+  );
+  assert.throws(() => parse(["--node-monitor-period", "1.5"]), /--node-monitor-period/);
+  assert.throws(
+    () => parse(["--default-unreachable-toleration-seconds", "-1"]),
+    /--default-unreachable-toleration-seconds/,
+  );
+});

@@ -1,5 +1,6 @@
 // Flags shared by `egress server` (controllers in-process) and `egress controllers` (standalone).
 import { type Command, Option } from "commander";
+import type { NodeLifecycleOptions } from "../controllers/nodelifecycle/controller.js";
 import type { ControlPlaneOptions } from "../controllers/runtime/manager.js";
 
 export function addControlPlaneFlags(cmd: Command): Command {
@@ -30,9 +31,22 @@ export function addControlPlaneFlags(cmd: Command): Command {
     .option("--simulated-cloud-capacity <n>", "addresses per node in the simulated cloud", "14")
     .option("--cluster-network <cidr>", "pod network for the ClusterNetwork object", "10.128.0.0/14")
     .option("--host-subnet-length <bits>", "host bits of each node's subnet (9 → /23 in a /14)", "9")
+    .option("--dns-server <ip...>", "resolvers for egress-firewall dnsName rules (default: /etc/resolv.conf)")
     .option(
-      "--dns-server <ip...>",
-      "resolvers for egress-firewall dnsName rules (default: /etc/resolv.conf)",
+      "--node-monitor-grace-period <ms>",
+      "silence after which a node's Ready becomes Unknown (agents beat every 1 s; Kubernetes: 40 s); at least 3500",
+      "4000",
+    )
+    .option("--node-monitor-period <ms>", "how often node health is checked", "500")
+    .option(
+      "--default-not-ready-toleration-seconds <s>",
+      "tolerationSeconds for pods without their own not-ready toleration (Kubernetes: 300)",
+      "0",
+    )
+    .option(
+      "--default-unreachable-toleration-seconds <s>",
+      "tolerationSeconds for pods without their own unreachable toleration (Kubernetes: 300)",
+      "0",
     );
 }
 
@@ -49,6 +63,10 @@ export interface ControlPlaneFlagValues {
   hostSubnetLength: string;
   dnsServer?: string[];
   serviceCidr?: string;
+  nodeMonitorGracePeriod?: string;
+  nodeMonitorPeriod?: string;
+  defaultNotReadyTolerationSeconds?: string;
+  defaultUnreachableTolerationSeconds?: string;
 }
 
 const PLATFORMS: Record<string, ControlPlaneOptions["platform"]> = {
@@ -73,7 +91,37 @@ function hostBits(s: string): number {
   return n;
 }
 
-export function controlPlaneOptions(v: ControlPlaneFlagValues): ControlPlaneOptions {
+function atLeast(flag: string, s: string, min: number): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`${flag}: expected an integer ≥ ${min}, got ${JSON.stringify(s)}`);
+  return n;
+}
+
+/** Node lifecycle timings. The grace must leave the agents time to fence their egress router
+ *  addresses (3.5 s without API contact) before a replacement may take them. */
+function nodeLifecycleOptions(v: ControlPlaneFlagValues): Required<NodeLifecycleOptions> {
+  return {
+    nodeMonitorGracePeriodMs: atLeast(
+      "--node-monitor-grace-period",
+      v.nodeMonitorGracePeriod ?? "4000",
+      3500,
+    ),
+    nodeMonitorPeriodMs: atLeast("--node-monitor-period", v.nodeMonitorPeriod ?? "500", 50),
+    defaultNotReadyTolerationSeconds: atLeast(
+      "--default-not-ready-toleration-seconds",
+      v.defaultNotReadyTolerationSeconds ?? "0",
+      0,
+    ),
+    defaultUnreachableTolerationSeconds: atLeast(
+      "--default-unreachable-toleration-seconds",
+      v.defaultUnreachableTolerationSeconds ?? "0",
+      0,
+    ),
+  };
+}
+
+export function controlPlaneOptions(v: ControlPlaneFlagValues): ControlPlaneOptions & NodeLifecycleOptions {
   const timeout = Number(v.egressipReachabilityTimeout);
   if (!Number.isInteger(timeout) || timeout < 0) {
     throw new Error(
@@ -104,5 +152,6 @@ export function controlPlaneOptions(v: ControlPlaneFlagValues): ControlPlaneOpti
     clusterNetworks: [{ cidr: v.clusterNetwork, hostSubnetLength: hostBits(v.hostSubnetLength) }],
     ...(v.serviceCidr ? { serviceNetwork: v.serviceCidr } : {}),
     ...(v.dnsServer ? { egressFirewallDNSServers: v.dnsServer } : {}),
+    ...nodeLifecycleOptions(v),
   };
 }

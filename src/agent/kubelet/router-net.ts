@@ -189,3 +189,59 @@ export async function applyRouterSteps(podNetns: string, steps: RouterSteps): Pr
     void run("ip", ["netns", "exec", podNetns, ...argv], { allowFailure: true }).catch(() => {});
   }
 }
+
+/** Whether each of the node's interfaces is administratively up (the fence reads its veths). */
+export async function linksUp(): Promise<Map<string, boolean>> {
+  const links = JSON.parse((await run("ip", ["-json", "link", "show"])).stdout) as (IpLink & {
+    flags?: string[];
+  })[];
+  return new Map(links.map((l) => [l.ifname, (l.flags ?? []).includes("UP")]));
+}
+
+/** Fences a router pod: its egress veth goes down, so the pod's `macvlan0` loses carrier and stops
+ *  answering ARP at once; addresses, routes and rules stay for a later unfence. */
+export async function fenceEgress(hostVeth: string): Promise<void> {
+  await run("ip", ["link", "set", "dev", hostVeth, "down"], { allowFailure: true });
+}
+
+/** The IPv4 addresses on a pod's egress interface (its EGRESS_SOURCE once set up). Throws when
+ *  they cannot be read (the pod being torn down, a failing `ip`): "none" must mean none. */
+export async function egressAddresses(podNetns: string): Promise<string[]> {
+  const r = await run("ip", ["-n", podNetns, "-json", "addr", "show", "dev", EGRESS_IFNAME]);
+  return (JSON.parse(r.stdout) as IpLink[]).flatMap((l) =>
+    (l.addr_info ?? []).filter((a) => a.family === "inet").map((a) => a.local),
+  );
+}
+
+/**
+ * Duplicate address detection on the bridge a fenced pod's veth belongs to (the pod itself has no
+ * carrier while fenced): the MAC of whoever answers for `address`, or undefined when nobody does
+ * within ~1 s.
+ */
+export async function probeFromBridge(hostVeth: string, address: string): Promise<string | undefined> {
+  const [link] = JSON.parse((await run("ip", ["-json", "link", "show", "dev", hostVeth])).stdout) as IpLink[];
+  if (!link?.master) throw new Error(`${hostVeth} is not a bridge port`);
+  const r = await run("arping", ["-D", "-c", "2", "-w", "1", "-I", link.master, address], {
+    allowFailure: true,
+  });
+  if (r.code === 0) return undefined;
+  const mac = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/.exec(r.stdout)?.[1];
+  if (mac) return mac.toLowerCase();
+  throw new Error(
+    `arping -D ${address} on ${link.master} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`,
+  );
+}
+
+/** Unfences: the veth comes up and the pod announces its addresses (gratuitous ARP, 3 × 1 s apart,
+ *  not awaited) so neighbours that learnt another MAC meanwhile move back. */
+export async function unfenceEgress(
+  podNetns: string,
+  hostVeth: string,
+  addresses: readonly string[],
+): Promise<void> {
+  await run("ip", ["link", "set", "dev", hostVeth, "up"]);
+  for (const a of addresses)
+    void run("ip", ["netns", "exec", podNetns, "arping", "-q", "-A", "-c", "3", "-I", EGRESS_IFNAME, a], {
+      allowFailure: true,
+    }).catch(() => {});
+}

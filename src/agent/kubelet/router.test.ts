@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KubeObject } from "../../api/object.js";
+import type { PodState } from "./pods.js";
 import {
   type ContainerSpec,
   ContainerStartError,
   chooseUnderlay,
+  type FenceTarget,
+  fencePlan,
   planRouterPod,
   referencedConfigMaps,
   resolveEnv,
@@ -12,6 +15,7 @@ import {
   routerSteps,
   unitTestOutput,
 } from "./router.js";
+import { fenceTargets } from "./router-fence.js";
 
 test("router images: both registries, tags and digests; others are not", () => {
   const table: [string, string | undefined][] = [
@@ -270,4 +274,40 @@ test("steps: idempotent ip commands, cluster routes before the default route, nf
   assert.match(out, /^sysctl -w net\.ipv4\.ip_forward=1\nip address add 192\.168\.12\.99\/24 dev macvlan0/);
   assert.match(out, /table ip egress-router \{/);
   assert.equal(unitTestOutput(plan.router!.config), "");
+});
+
+test("fencePlan: cut off → every up veth down; reachable → every down veth up (after a probe)", () => {
+  const t = (n: string): FenceTarget => ({ key: `ns/${n}`, netns: `netns-${n}`, hostVeth: `mv${n}` });
+  const targets = [t("a"), t("b"), t("c")];
+  const up = new Map([
+    ["mva", true],
+    ["mvb", false],
+    // mvc absent: not attached yet or already gone
+  ]);
+  const names = (xs: FenceTarget[]) => xs.map((x) => x.hostVeth);
+  const cut = fencePlan(targets, up, false);
+  assert.deepEqual([names(cut.fence), names(cut.unfence)], [["mva"], []]);
+  const back = fencePlan(targets, up, true);
+  assert.deepEqual([names(back.fence), names(back.unfence)], [[], ["mvb"]]);
+  assert.deepEqual(fencePlan([], up, false), { fence: [], unfence: [] });
+});
+
+test("fenceTargets: router pods with an attached egress veth only", () => {
+  const pod = (name: string, router?: PodState["router"]): PodState => ({
+    uid: name,
+    namespace: "default",
+    name,
+    netns: `n-${name}`,
+    ip: "10.128.0.2",
+    pids: [],
+    ...(router ? { router } : {}),
+  });
+  assert.deepEqual(
+    fenceTargets([
+      pod("plain"),
+      pod("pending", { done: false }),
+      pod("router", { done: true, hostVeth: "mv123" }),
+    ]),
+    [{ key: "default/router", netns: "n-router", hostVeth: "mv123" }],
+  );
 });

@@ -377,3 +377,41 @@ export function unitTestOutput(config: RouterContainerConfig): string {
   ];
   return `${lines.join("\n")}\n${renderNftScript(config)}`;
 }
+
+/** A router pod as the fence sees it: its namespace and the node end of its egress veth. */
+export interface FenceTarget {
+  key: string;
+  netns: string;
+  hostVeth: string;
+}
+
+export interface FencePlan {
+  /** Veths to take down now: the API is out of reach, another node may get the source soon. */
+  fence: FenceTarget[];
+  /** Veths that are down while the API answers: bring up after a duplicate-address probe. */
+  unfence: FenceTarget[];
+}
+
+/**
+ * Fencing of router pods' source addresses. An agent cut off from the API server longer than the
+ * fence time (shorter than the control plane's node grace period) takes every router pod's egress
+ * veth down, so the pod stops answering ARP for EGRESS_SOURCE before the node lifecycle controller
+ * can evict it and a replacement on another node takes the address. Once the API answers again a
+ * fenced pod comes back only if nobody else answers for its source (the pod may have been evicted
+ * and replaced meanwhile; its teardown follows when the kubelet sees the deletion). `up` maps a
+ * veth to whether it is administratively up; absent veths (not attached yet, or gone) are left.
+ */
+export function fencePlan(
+  targets: readonly FenceTarget[],
+  up: ReadonlyMap<string, boolean>,
+  apiReachable: boolean,
+): FencePlan {
+  const plan: FencePlan = { fence: [], unfence: [] };
+  for (const t of targets) {
+    const state = up.get(t.hostVeth);
+    if (state === undefined) continue;
+    if (!apiReachable && state) plan.fence.push(t);
+    if (apiReachable && !state) plan.unfence.push(t);
+  }
+  return plan;
+}

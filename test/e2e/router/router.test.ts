@@ -4,7 +4,8 @@
 // server `web` reports the source it saw. Also: a router without fallback refuses other ports,
 // legacy / unit-test / dns-proxy modes, a bad configuration reported on the pod, the ConfigMap read
 // only at pod start, the HTTP proxy's policy, two routers never sharing a source, and failover of
-// the seed's ReplicationController when its node is cut off (timed).
+// the seed's ReplicationController when its node is cut off (timed: node lifecycle grace, taint-based
+// eviction, replacement), then the cut node's return without a second answerer for the source.
 //
 // Topology: the default lab with the egress network on all three nodes and site=springfield-1 on
 // node1 and node2 (written to a temp file from lab/topology.yaml). Needs root; own lab id; the lab
@@ -18,6 +19,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { podNetnsName } from "../../../src/agent/kubelet/netns.js";
+import { hostVethName } from "../../../src/agent/kubelet/router-net.js";
 import { configMapType, nodeType, podType, serviceType } from "../../../src/api/kinds/index.js";
 import type { KubeObject } from "../../../src/api/object.js";
 import { Client } from "../../../src/controllers/runtime/client.js";
@@ -530,6 +532,24 @@ test("dns-proxy mode forwards TCP ports to names and addresses from EGRESS_SOURC
   assert.equal(srcOf(one("tcp", p.podIP!, "9443")), "192.168.12.91");
 });
 
+/** The node's taints as "key:effect" strings. */
+async function taintsOf(node: string): Promise<string[]> {
+  const n = await client.get(nodeType, "", node);
+  return ((n.spec as { taints?: { key: string; effect: string }[] } | undefined)?.taints ?? []).map(
+    (t) => `${t.key}:${t.effect}`,
+  );
+}
+
+async function readyOf(node: string): Promise<string | undefined> {
+  const n = await client.get(nodeType, "", node);
+  return ((n.status as { conditions?: { type: string; status: string }[] }).conditions ?? []).find(
+    (c) => c.type === "Ready",
+  )?.status;
+}
+
+/** Set by the failover test for the link-return test. */
+let failedOver: { oldNode: string; newMac: string; oldPod: string } | undefined;
+
 test("failover: the seed RC's router moves to the other labeled node when its node is cut off", {
   ...opts,
   timeout: 180_000,
@@ -572,21 +592,24 @@ test("failover: the seed RC's router moves to the other labeled node when its no
     const tCut = Date.now();
     for (const port of ["eth0", "eth1"])
       spawnSync("ip", ["-n", `egl-${id}-fabric`, "link", "set", `${oldNode}-${port}`, "down"]);
+    // Nothing is done by hand: the node lifecycle controller marks the node Unknown after its grace
+    // period, taints it unreachable:NoExecute and evicts the pod; the RC makes a replacement.
     await until(
-      `${oldNode} NotReady`,
-      async () => {
-        const n = await client.get(nodeType, "", oldNode);
-        const ready = (
-          (n.status as { conditions?: { type: string; status: string }[] }).conditions ?? []
-        ).find((c) => c.type === "Ready");
-        return ready?.status !== "True" ? true : undefined;
-      },
-      60_000,
+      `${oldNode} not Ready`,
+      async () => ((await readyOf(oldNode)) !== "True" ? true : undefined),
+      30_000,
     );
-    const tNotReady = Date.now();
-    // What the node lifecycle's eviction would do: delete the pods of the dead node.
-    await client.delete(podType, NS, first.metadata.name!);
-    const tDeleted = Date.now();
+    const tUnknown = Date.now();
+    await until(
+      "old pod evicted",
+      async () => ((await pod(first.metadata.name!)) === undefined ? true : undefined),
+      30_000,
+    );
+    const tEvicted = Date.now();
+    assert.ok(
+      (await taintsOf(oldNode)).includes("node.kubernetes.io/unreachable:NoExecute"),
+      (await taintsOf(oldNode)).join(","),
+    );
     const second = await until(
       "replacement Running",
       async () => {
@@ -599,6 +622,7 @@ test("failover: the seed RC's router moves to the other labeled node when its no
       },
       30_000,
     );
+    const tRunning = Date.now();
     const newNode = (second.spec as { nodeName: string }).nodeName;
     assert.notEqual(newNode, oldNode);
     assert.ok(newNode === "node1" || newNode === "node2");
@@ -609,7 +633,7 @@ test("failover: the seed RC's router moves to the other labeled node when its no
           .split("\n")
           .filter((l) => l !== "")
           .map((l) => JSON.parse(l) as ProbeResult)
-          .find((r) => r.t > tDeleted && r.ok);
+          .find((r) => r.t > tEvicted && r.ok);
         return ok;
       },
       30_000,
@@ -625,12 +649,87 @@ test("failover: the seed RC's router moves to the other labeled node when its no
     const seen = arpRounds.filter((r) => r.length === 1).map((r) => r[0]!);
     const changes = seen.filter((m, i) => i > 0 && m !== seen[i - 1]).length;
     assert.ok(changes <= 1, `owner changed ${changes} times`);
+    const total = back.t - tCut;
     process.stdout.write(
-      `# failover ${oldNode} → ${newNode}: cut → NotReady ${tNotReady - tCut} ms; pod deleted → clients through ${back.t - tDeleted} ms; cut → through ${back.t - tCut} ms; ARP rounds ${arpRounds.length}\n`,
+      `# failover ${oldNode} → ${newNode}: cut → Unknown ${tUnknown - tCut} ms; → evicted ${tEvicted - tCut} ms; → replacement Running ${tRunning - tCut} ms; → clients through ${total} ms; ARP rounds ${arpRounds.length}\n`,
     );
+    // 4 s grace + eviction at once + the replacement's set-up (duplicate-address probe ~1 s);
+    // generous for a loaded machine, 22 s before taint-based eviction.
+    assert.ok(total < 15_000, `clients through ${total} ms after the cut`);
+    const owners = arpOwners("192.168.12.96");
+    assert.equal(owners.length, 1, `owners after the failover: ${owners.join(",")}`);
+    assert.notEqual(owners[0], oldMacs[0], "the replacement's MAC answers");
+    failedOver = { oldNode, newMac: owners[0]!, oldPod: first.metadata.name! };
   } finally {
     watching = false;
     loop.kill("SIGTERM");
+    await watcher;
+  }
+});
+
+// The agent's RouterFence (src/agent/kubelet/router-fence.ts): without it the evicted router would
+// answer ARP again until its kubelet hears of the deletion.
+test("failover: when the cut node's links return, its fenced router never answers for the source again", {
+  ...opts,
+  timeout: 120_000,
+}, async () => {
+  assert.ok(failedOver, "the failover test did not run");
+  const { oldNode, newMac, oldPod } = failedOver;
+  // Cut off for longer than the fence time: the evicted router's egress veth on its node is down.
+  const oldNetns = podNetnsName(`egp-${id}-`, NS, oldPod);
+  const veth = JSON.parse(
+    spawnSync("ip", ["-n", `egl-${id}-${oldNode}`, "-json", "link", "show", "dev", hostVethName(oldNetns)], {
+      encoding: "utf8",
+    }).stdout || "[]",
+  ) as { flags?: string[] }[];
+  assert.equal(veth.length, 1, "the evicted router's veth still exists while its node is cut off");
+  assert.ok(!(veth[0]!.flags ?? []).includes("UP"), `fenced: ${JSON.stringify(veth[0]!.flags)}`);
+  const arpRounds: string[][] = [];
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      arpRounds.push(arpOwners("192.168.12.96"));
+      await sleep(50);
+    }
+  })();
+  try {
+    await sleep(300);
+    const tUp = Date.now();
+    for (const port of ["eth0", "eth1"])
+      spawnSync("ip", ["-n", `egl-${id}-fabric`, "link", "set", `${oldNode}-${port}`, "up"]);
+    await until(
+      `${oldNode} Ready`,
+      async () => ((await readyOf(oldNode)) === "True" ? true : undefined),
+      30_000,
+    );
+    await until(
+      `${oldNode} untainted`,
+      async () =>
+        (await taintsOf(oldNode)).some((t) => t.startsWith("node.kubernetes.io/")) ? undefined : true,
+      10_000,
+    );
+    // The evicted pod's namespace goes once the old node's kubelet sees the deletion.
+    const oldNetns = podNetnsName(`egp-${id}-`, NS, oldPod);
+    await until(
+      "the evicted router torn down on its node",
+      async () =>
+        spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes(oldNetns) ? undefined : true,
+      30_000,
+    );
+    const tGone = Date.now();
+    await sleep(1500);
+    watching = false;
+    await watcher;
+    process.stdout.write(
+      `# links of ${oldNode} back: evicted router torn down after ${tGone - tUp} ms; ARP rounds ${arpRounds.length}\n`,
+    );
+    assert.deepEqual(
+      [...new Set(arpRounds.flat())],
+      [newMac],
+      `ARP answers for 192.168.12.96 while ${oldNode} came back: ${JSON.stringify(arpRounds.filter((r) => r.length !== 1 || r[0] !== newMac))}`,
+    );
+  } finally {
+    watching = false;
     await watcher;
   }
 });
