@@ -11,6 +11,7 @@ import { DataplaneSync } from "./dataplane-sync.js";
 import { startHealthServer } from "./health.js";
 import { DEFAULT_CNI_BIN_DIR } from "./kubelet/cni.js";
 import { PodManager } from "./kubelet/pods.js";
+import { ROUTER_FENCE_AFTER_MS, RouterFence } from "./kubelet/router-fence.js";
 import { MulticastSync } from "./multicast.js";
 import { NodeRegistration } from "./node.js";
 import { resolvConfNameservers } from "./policy-view.js";
@@ -121,13 +122,21 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     },
     log,
   );
+  // Router pods stop answering for EGRESS_SOURCE while the API is out of reach (the control plane
+  // may evict them and start a replacement elsewhere): docs/workloads.md "Node lifecycle".
+  const routerFence = new RouterFence(
+    { apiReachable: () => registration.apiReachable(ROUTER_FENCE_AFTER_MS), pods: () => pods.states() },
+    log.child({ component: "router-fence" }),
+  );
   await pods.start();
+  routerFence.start();
   await dataplane.start();
   log.info({ healthPort: health.port }, "agent running");
   return {
     healthPort: health.port,
     async stop() {
       registration.stop();
+      routerFence.stop();
       await dataplane.stop();
       await multicast.close();
       await pods.stop();

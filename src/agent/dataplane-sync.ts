@@ -196,7 +196,13 @@ export class DataplaneSync {
    */
   private async renewLeases(): Promise<void> {
     if (!this.opts.apiReachable()) {
-      this.stale = true;
+      // Cut off: resync at once, fenced (the program then holds no egress address and no SNAT entry
+      // for one), instead of keeping the address until its lease runs out — a link that returns
+      // within the lease would otherwise find this node still answering for an IP that has moved.
+      if (!this.stale) {
+        this.stale = true;
+        this.trigger();
+      }
       return;
     }
     if (this.stale) {
@@ -206,9 +212,11 @@ export class DataplaneSync {
       try {
         await this.informers.restartAll();
         // The caches are fresh again: recompute (holding what the API says this node holds).
+        // Not awaited: renewLeases also runs at the end of a sync, inside the queue's only worker,
+        // so waiting for the queue here would wait for itself (the dataplane froze for good). The
+        // triggered sync recomputes and renews the leases at its end.
         this.stale = false;
         this.trigger();
-        await this.queue.idle();
       } catch (e) {
         this.log.warn({ err: e }, "could not restart watches");
       } finally {
@@ -398,8 +406,13 @@ export class DataplaneSync {
             ...e,
             ips: e.ips.filter((h) => !(h.node === self && deferred.has(h.ip))),
           })),
-          projectEgress: view.projectEgress.filter(
-            (p) => !(p.state.kind === "normal" && p.state.node === self && deferred.has(p.state.egressIP)),
+          // A project whose egress IP this node cannot take yet is dropped, never masqueraded
+          // (MISSION §8: its traffic leaves with the egress IP or not at all); TCP retries once
+          // the address is taken.
+          projectEgress: view.projectEgress.map((p) =>
+            p.state.kind === "normal" && p.state.node === self && deferred.has(p.state.egressIP)
+              ? { ...p, state: { kind: "dropped" as const } }
+              : p,
           ),
         },
         counters ? { counters } : {},
