@@ -7,14 +7,18 @@ import { POLICY_TABLE, type PolicyProgram, type PolicyView } from "../dataplane/
 import {
   type ClusterObjects,
   describeDecidedBy,
+  formatBatch,
   formatReport,
+  parseBatch,
   parseFrom,
   parseOutput,
   parseTo,
   publishedInterfaces,
   TraceArgError,
+  TraceCache,
   TraceInputError,
   type TraceTarget,
+  traceBatch,
   traceFlow,
 } from "./trace.js";
 
@@ -543,5 +547,190 @@ describe("publishedInterfaces", () => {
     assert.deepEqual(publishedInterfaces(o({ metadata: { name: "x" } }), "192.168.126.20"), [
       { name: "primary", address: "192.168.126.20/32" },
     ]);
+  });
+});
+
+describe("batch", () => {
+  it("parseBatch: one query per line, blanks and comments skipped, line numbers kept", () => {
+    const q = parseBatch("# header\n\na/web b/db:5432/udp\n  c/job\t93.184.216.34:443  # outside\n", "q.txt");
+    assert.deepEqual(
+      q.map((x) => [x.line, x.text.from, x.text.to, x.to.port, x.to.protocol]),
+      [
+        [3, "a/web", "b/db:5432/udp", 5432, "UDP"],
+        [4, "c/job", "93.184.216.34:443", 443, "TCP"],
+      ],
+    );
+    assert.deepEqual(q[1]!.from, { kind: "pod", namespace: "c", name: "job" });
+  });
+
+  it("parseBatch: a bad line fails the file, naming file:line and the word's own error", () => {
+    const cases: [string, RegExp][] = [
+      ["a/web b/db\na/web b/db:0\n", /--batch "q.txt:2": --to "b\/db:0": port "0"/],
+      ["a/web\n", /--batch "q.txt:1": expected "<namespace>\/<pod> .*got "a\/web"/],
+      ["a/web b/db c/x\n", /--batch "q.txt:1": expected/],
+      ["web b/db\n", /--batch "q.txt:1": --from "web"/],
+    ];
+    for (const [text, re] of cases)
+      assert.throws(
+        () => parseBatch(text, "q.txt"),
+        (e: unknown) => e instanceof TraceArgError && e.flag === "--batch" && re.test(e.message),
+        text,
+      );
+  });
+
+  it("traceBatch compiles each node's policy program once and answers like single traces", async () => {
+    const f = fakes({ n2: "drop" });
+    let compiled = 0;
+    const compile = (v: PolicyView) => {
+      compiled++;
+      return f.opts.compile(v);
+    };
+    const c = cluster();
+    const queries = parseBatch(
+      ["a/web b/db:5432", "a/web a/peer", "c/job b/db/udp", `a/web ${EXT}:443`, "a/nope b/db"].join("\n"),
+      "q",
+    );
+    const results = await traceBatch(c, queries, { ...f.opts, compile });
+    assert.equal(compiled, 2, "n1 and n2 once each");
+    assert.equal(results.length, 5);
+    for (const r of results.slice(0, 4)) {
+      assert.ok("report" in r.result);
+      const single = await traceFlow(c, r.query.from, r.query.to, fakes({ n2: "drop" }).opts);
+      assert.deepEqual(r.result.report, single, r.query.text.to);
+    }
+    assert.deepEqual(results[4]!.result, { error: "--from: pod a/nope not found" });
+
+    const lines = formatBatch(results, "json").trimEnd().split("\n");
+    assert.equal(lines.length, 5);
+    const first = JSON.parse(lines[0]!) as { query: unknown; verdict: string; source: unknown };
+    assert.deepEqual(first.query, { line: 1, from: "a/web", to: "b/db:5432" });
+    assert.equal(first.verdict, "denied");
+    assert.equal(first.source, null);
+    assert.deepEqual(JSON.parse(lines[4]!), {
+      query: { line: 5, from: "a/nope", to: "b/db" },
+      error: "--from: pod a/nope not found",
+    });
+    const text = formatBatch(results, "text");
+    assert.match(text, /^# line 1: a\/web -> b\/db:5432\nfrom: +a\/web/);
+    assert.match(text, /# line 5: a\/nope -> b\/db\nerror: --from: pod a\/nope not found/);
+  });
+
+  it("a cache made for other objects is not used", async () => {
+    const f = fakes({});
+    let compiled = 0;
+    const compile = (v: PolicyView) => {
+      compiled++;
+      return f.opts.compile(v);
+    };
+    const stale = new TraceCache(cluster());
+    await traceFlow(cluster(), WEB, target("a/peer"), { ...f.opts, compile, cache: stale });
+    await traceFlow(cluster(), WEB, target("a/peer"), { ...f.opts, compile, cache: stale });
+    assert.equal(compiled, 2);
+  });
+
+  it("the real compiler over a batch gives the same reports as single traces (EgressIP, firewall)", async () => {
+    const fw = o({
+      metadata: {
+        namespace: "a",
+        name: "default",
+        annotations: { "egress.openshift.io/firewall-effect": "Enforced" },
+      },
+      spec: { egress: [{ type: "Deny", to: { cidrSelector: "93.184.216.0/24" } }] },
+    });
+    const c = cluster({ egressIPs: [egressIP([{ node: "n2", ip: EIP }])], egressFirewalls: [fw] });
+    const queries = parseBatch(
+      [`a/web ${EXT}`, "a/web 8.8.8.8:53/udp", "a/web 1.1.1.1", "c/job 1.1.1.1", "a/web b/db"].join("\n"),
+      "q",
+    );
+    const results = await traceBatch(c, queries, { dnsServers: [] });
+    for (const r of results) {
+      assert.ok("report" in r.result);
+      assert.deepEqual(r.result.report, await traceFlow(c, r.query.from, r.query.to, { dnsServers: [] }));
+    }
+    const verdicts = results.map((r) => ("report" in r.result ? r.result.report.verdict : "error"));
+    assert.deepEqual(verdicts, ["denied", "allowed", "allowed", "allowed", "allowed"]);
+    const src = (i: number) => {
+      const r = results[i]!.result;
+      return "report" in r ? r.report.source[0]?.address : undefined;
+    };
+    assert.equal(src(2), EIP);
+    assert.equal(src(3), "192.168.126.11");
+  });
+});
+
+describe("traceFlow: paths the lab matrix found missing", () => {
+  const denyAllEgress = o({
+    metadata: { namespace: "a", name: "deny-out" },
+    spec: { podSelector: {}, policyTypes: ["Egress"] },
+  });
+  const denyAllFw = o({
+    metadata: {
+      namespace: "a",
+      name: "default",
+      annotations: { "egress.openshift.io/firewall-effect": "Enforced" },
+    },
+    spec: { egress: [{ type: "Deny", to: { cidrSelector: "0.0.0.0/0" } }] },
+  });
+
+  it("to the pod's own node (its address, bridge gateway, an egress IP it holds): input hook, never filtered", async () => {
+    const c = cluster({
+      networkPolicies: [denyAllEgress],
+      egressFirewalls: [denyAllFw],
+      egressIPs: [egressIP([{ node: "n1", ip: EIP }])],
+    });
+    for (const dst of ["192.168.126.11:7100", "10.128.0.1:22/udp", `${EIP}:7000`]) {
+      const r = await traceFlow(c, WEB, target(dst), { dnsServers: [] });
+      assert.equal(r.verdict, "allowed", dst);
+      assert.equal(r.decidedBy.kind, "node-local", dst);
+      assert.deepEqual(r.source, [{ kind: "pod", address: "10.128.0.5", node: "n1" }]);
+      assert.deepEqual(
+        r.hops.map((h) => h.stage),
+        ["node-local"],
+      );
+    }
+    // Another node's address passes the source node's forward hook: the policy decides.
+    const other = await traceFlow(c, WEB, target("192.168.126.12:7100"), { dnsServers: [] });
+    assert.equal(other.verdict, "denied");
+    assert.deepEqual(other.decidedBy, { kind: "networkpolicy-isolation", direction: "egress" });
+    assert.match(describeDecidedBy({ kind: "node-local", node: "n1", detail: "x" }), /own node n1/);
+  });
+
+  it("a service flow to an endpoint on the same bridge leaves masqueraded to the bridge gateway", async () => {
+    const svc = (name: string) =>
+      o({
+        metadata: { namespace: "a", name },
+        spec: {
+          clusterIP: name === "peer" ? "172.30.0.20" : "172.30.0.21",
+          ports: [{ port: 80, protocol: "TCP", targetPort: 7000 }],
+        },
+      });
+    const eps = (name: string, ip: string) =>
+      o({
+        metadata: { namespace: "a", name },
+        subsets: [{ addresses: [{ ip }], ports: [{ port: 7000, protocol: "TCP" }] }],
+      });
+    const c = cluster({
+      services: [svc("peer"), svc("db")],
+      endpoints: [eps("peer", "10.128.0.6"), eps("db", "10.128.2.7")],
+    });
+    const local = await traceFlow(c, WEB, target("172.30.0.20:80"), { dnsServers: [] });
+    assert.equal(local.verdict, "allowed");
+    assert.equal(local.to.endpoint, "10.128.0.6:7000");
+    assert.deepEqual(local.source, [{ kind: "node", address: "10.128.0.1", node: "n1" }]);
+    assert.equal(local.hops.at(-1)?.stage, "service-nat");
+    // The endpoint itself through its own service (hairpin): the same.
+    const hairpin = await traceFlow(
+      c,
+      { kind: "pod", namespace: "a", name: "peer" },
+      target("172.30.0.20:80"),
+      {
+        dnsServers: [],
+      },
+    );
+    assert.deepEqual(hairpin.source, [{ kind: "node", address: "10.128.0.1", node: "n1" }]);
+    // An endpoint on another node: routed, no NAT.
+    const remote = await traceFlow(c, WEB, target("172.30.0.21:80"), { dnsServers: [] });
+    assert.equal(remote.verdict, "allowed");
+    assert.deepEqual(remote.source, [{ kind: "pod", address: "10.128.0.5", node: "n1" }]);
   });
 });

@@ -4,7 +4,10 @@
 // are not visible here), compiles the programs and pushes a virtual packet through them: the policy
 // program of the source node (egress side), of the destination pod's node when that is another node
 // (ingress is decided there), and, for destinations outside the cluster, the node program's egress
-// path (reroute to an egress IP holder, SNAT, masquerade or drop). Reads the API only; changes
+// path (reroute to an egress IP holder, SNAT, masquerade or drop); a ClusterIP flow also passes the
+// source node's postrouting (masquerade between pods of one bridge); an address of the source pod's
+// own node is delivered by the input hook, which no pod policy filters. `--batch FILE` traces many
+// queries against one listing, compiling each node's programs once. Reads the API only; changes
 // nothing. The composition (traceFlow) is pure and tested with in-memory objects.
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
@@ -27,7 +30,7 @@ import {
 import { dns1123LabelErrors, dns1123SubdomainErrors } from "../api/kinds/rules.js";
 import type { KubeObject } from "../api/object.js";
 import { Client } from "../controllers/runtime/client.js";
-import { containsV4, parseV4, parseV4CIDR } from "../dataplane/compile/ipv4.js";
+import { containsV4, formatV4, parseV4, parseV4CIDR } from "../dataplane/compile/ipv4.js";
 import {
   compileNodeProgram,
   interfaceFor,
@@ -159,7 +162,10 @@ export function parseOutput(s: string): OutputFormat {
 export type DecidedBy =
   | PolicyOrigin
   /** The policy let the packet through but the node program's egress path dropped it. */
-  | { kind: "egress-path"; node: string; detail: string };
+  | { kind: "egress-path"; node: string; detail: string }
+  /** To an address of the source pod's own node: delivered by the input hook, which neither the
+   *  policy table (forward hook) nor the egress firewall filters. */
+  | { kind: "node-local"; node: string; detail: string };
 
 /** tracePolicy by default; tests substitute one. */
 export type PolicyTracer = (program: PolicyProgram, packet: PolicyTracePacket) => PolicyTraceResult;
@@ -186,8 +192,17 @@ export interface Hop {
   node: string;
   /** policy-egress: the source node's policy table; policy-ingress: the destination pod's node's;
    *  policy: both pods on one node (one pass through its forward hook); egress-path: the node
-   *  program (reroute to a holder, SNAT, masquerade, drop); service: ClusterIP → endpoint. */
-  stage: "service" | "policy" | "policy-egress" | "policy-ingress" | "egress-path";
+   *  program (reroute to a holder, SNAT, masquerade, drop); service: ClusterIP → endpoint;
+   *  service-nat: the source node's postrouting for the DNATed flow (masquerade between pods of one
+   *  bridge); node-local: to the source node's own address (input hook). */
+  stage:
+    | "service"
+    | "service-nat"
+    | "policy"
+    | "policy-egress"
+    | "policy-ingress"
+    | "egress-path"
+    | "node-local";
   verdict: string;
   decidedBy?: DecidedBy;
   /** Policy hops: every decision on the way (multitenant allow, NetworkPolicy rule, final one). */
@@ -233,6 +248,8 @@ export interface TraceOptions {
   tracer?: PolicyTracer;
   /** The policy compiler (default compilePolicyProgram; tests substitute one). */
   compile?: (view: PolicyView) => PolicyProgram;
+  /** Compiled programs shared by many traces over the same objects and options (batch mode). */
+  cache?: TraceCache;
 }
 
 const key = (o: KubeObject) => `${o.metadata.namespace ?? ""}/${o.metadata.name ?? ""}`;
@@ -292,6 +309,56 @@ async function loadProgram(script: string): Promise<FakeNft> {
   return nft;
 }
 
+/**
+ * Programs compiled for one set of objects, per node, so that many traces over one listing (batch
+ * mode) compile each node's programs once instead of once per query. Valid for one ClusterObjects
+ * and one TraceOptions: traceFlow ignores a cache made for other objects. Without one, traceFlow
+ * makes its own (a trace that passes a node twice still compiles it once).
+ */
+export class TraceCache {
+  private readonly nodeViews = new Map<string, NodeView>();
+  private readonly nodePrograms = new Map<string, { program: NodeProgram; nft: Promise<FakeNft> }>();
+  private readonly policies = new Map<string, { program: PolicyProgram; warnings: string[] }>();
+
+  constructor(readonly objects: ClusterObjects) {}
+
+  nodeView(node: string): NodeView {
+    let v = this.nodeViews.get(node);
+    if (!v) {
+      v = nodeViewFor(this.objects, node);
+      this.nodeViews.set(node, v);
+    }
+    return v;
+  }
+
+  /** The node program and its rules loaded into a FakeNft (only read by the tracer afterwards). */
+  nodeProgram(node: string): { program: NodeProgram; nft: Promise<FakeNft> } {
+    let p = this.nodePrograms.get(node);
+    if (!p) {
+      const program = compileNodeProgram(this.nodeView(node));
+      p = { program, nft: loadProgram(program.nft) };
+      this.nodePrograms.set(node, p);
+    }
+    return p;
+  }
+
+  /** The policy program; its warnings are appended to `warnings` on every use. */
+  policy(node: string, opts: TraceOptions, warnings: string[]): PolicyProgram {
+    let p = this.policies.get(node);
+    if (!p) {
+      const w: string[] = [];
+      p = { program: policyProgramFor(this.objects, node, opts, w), warnings: w };
+      this.policies.set(node, p);
+    }
+    warnings.push(...p.warnings);
+    return p.program;
+  }
+}
+
+/** The pod bridge's name in the views the trace builds (the real name is not in the API; only the
+ *  node program's bridge/non-bridge distinction matters). */
+const BRIDGE = "cbr0";
+
 /** The NodeView `node`'s agent would build from the API. */
 function nodeViewFor(o: ClusterObjects, node: string): NodeView {
   const nodeObj = o.nodes.find((n) => n.metadata.name === node);
@@ -300,7 +367,7 @@ function nodeViewFor(o: ClusterObjects, node: string): NodeView {
     | undefined;
   return buildNodeView({
     nodeName: node,
-    bridge: "cbr0",
+    bridge: BRIDGE,
     interfaces: publishedInterfaces(nodeObj, hs?.hostIP ?? internalIP(nodeObj)),
     hostSubnets: o.hostSubnets,
     nodes: o.nodes,
@@ -315,11 +382,6 @@ function nodeViewFor(o: ClusterObjects, node: string): NodeView {
       .filter((p) => nodeOf(p) === node && podIPOf(p))
       .map((p) => ({ namespace: p.metadata.namespace ?? "", name: p.metadata.name ?? "", ip: podIPOf(p)! })),
   });
-}
-
-/** The node program `node` would run, from the API. */
-function nodeProgramFor(o: ClusterObjects, node: string): NodeProgram {
-  return compileNodeProgram(nodeViewFor(o, node));
 }
 
 function policyProgramFor(
@@ -364,14 +426,15 @@ function egressOwner(o: ClusterObjects, ip: string): Pick<SourceOut, "kind" | "o
 
 /** The egress path of a pod → outside packet: which node(s) it leaves by and with which source. */
 async function egressPath(
-  o: ClusterObjects,
+  c: TraceCache,
   srcNode: string,
   saddr: string,
   daddr: string,
   hops: Hop[],
 ): Promise<SourceOut[]> {
-  const program = nodeProgramFor(o, srcNode);
-  const nft = await loadProgram(program.nft);
+  const o = c.objects;
+  const { program, nft: loaded } = c.nodeProgram(srcNode);
+  const nft = await loaded;
   const srcObj = o.nodes.find((n) => n.metadata.name === srcNode);
   const ifaces = publishedInterfaces(srcObj, internalIP(srcObj));
   const oif = oifFor(ifaces, daddr)?.name ?? "primary";
@@ -421,23 +484,24 @@ async function egressPath(
         out.push({ kind: "dropped", node: srcNode });
         continue;
       }
-      out.push(...(await leave(o, holderName, saddr, daddr, hops)));
+      out.push(...(await leave(c, holderName, saddr, daddr, hops)));
     }
     return out;
   }
-  return leave(o, srcNode, saddr, daddr, hops);
+  return leave(c, srcNode, saddr, daddr, hops);
 }
 
 /** The last node's postrouting: SNAT to an egress IP, masquerade, or drop. */
 async function leave(
-  o: ClusterObjects,
+  c: TraceCache,
   node: string,
   saddr: string,
   daddr: string,
   hops: Hop[],
 ): Promise<SourceOut[]> {
+  const o = c.objects;
   const nodeObj = o.nodes.find((n) => n.metadata.name === node);
-  const nft = await loadProgram(nodeProgramFor(o, node).nft);
+  const nft = await c.nodeProgram(node).nft;
   const oif = oifFor(publishedInterfaces(nodeObj, internalIP(nodeObj)), daddr);
   const v = traceChain(nft, TABLE_FAMILY, TABLE_NAME, "snat-postrouting", {
     saddr,
@@ -486,6 +550,7 @@ export async function traceFlow(
   opts: TraceOptions,
 ): Promise<TraceReport> {
   const warnings: string[] = [];
+  const cache = opts.cache?.objects === o ? opts.cache : new TraceCache(o);
   const srcPod = o.pods.find((p) => key(p) === `${from.namespace}/${from.name}`);
   if (!srcPod) throw new TraceInputError(`--from: pod ${from.namespace}/${from.name} not found`);
   if ((srcPod.spec as { hostNetwork?: boolean } | undefined)?.hostNetwork)
@@ -513,7 +578,7 @@ export async function traceFlow(
   } else {
     daddr = target.dst.ip;
     // A ClusterIP is DNATed to one endpoint before the forward hook: trace that endpoint.
-    const svc = nodeViewFor(o, srcNode).services.find((v) => v.clusterIP === daddr);
+    const svc = cache.nodeView(srcNode).services.find((v) => v.clusterIP === daddr);
     if (svc) {
       const port = svc.ports.find((p) => p.port === dport && p.protocol === target.protocol);
       // A port the service does not have is not DNATed: the forward chain rejects it.
@@ -552,7 +617,22 @@ export async function traceFlow(
   }
   const dstNode = dstPod ? nodeOf(dstPod) : undefined;
 
-  const policy = policyProgramFor(o, srcNode, opts, warnings);
+  const own = dstPod ? undefined : ownNodeAddress(o, srcNode, daddr);
+  if (own) {
+    const detail = `${daddr} is ${own} of ${srcNode}, the pod's own node: delivered by its input hook, which no NetworkPolicy or egress firewall filters`;
+    hops.push({ node: srcNode, stage: "node-local", verdict: "accept", detail });
+    return {
+      from: { namespace: from.namespace, name: from.name, ip: saddr, node: srcNode },
+      to: { ip: daddr, port: target.port, protocol: target.protocol, node: srcNode, outside: false },
+      verdict: "allowed",
+      decidedBy: { kind: "node-local", node: srcNode, detail },
+      source: [{ kind: "pod", address: saddr, node: srcNode }],
+      hops,
+      warnings,
+    };
+  }
+
+  const policy = cache.policy(srcNode, opts, warnings);
   const pkt: PolicyTracePacket = {
     src: saddr,
     dst: daddr,
@@ -576,7 +656,7 @@ export async function traceFlow(
   hops.push(policyHop(srcNode, sameNode ? "policy" : "policy-egress", first));
   let decision = first;
   if (first.verdict === "accept" && dstNode && !sameNode) {
-    const second = tracer(policyProgramFor(o, dstNode, opts, warnings), pkt);
+    const second = tracer(cache.policy(dstNode, opts, warnings), pkt);
     hops.push(policyHop(dstNode, "policy-ingress", second));
     decision = second;
   }
@@ -585,8 +665,10 @@ export async function traceFlow(
   let source: SourceOut[] = [];
   if (decision.verdict === "accept") {
     source = outside
-      ? await egressPath(o, srcNode, saddr, daddr, hops)
-      : [{ kind: "pod", address: saddr, node: srcNode }];
+      ? await egressPath(cache, srcNode, saddr, daddr, hops)
+      : service
+        ? await serviceSource(cache, srcNode, saddr, daddr, sameNode, hops)
+        : [{ kind: "pod", address: saddr, node: srcNode }];
   }
   const delivered = decision.verdict === "accept" && source.some((s) => s.kind !== "dropped");
   const egressDrop = decision.verdict === "accept" && !delivered;
@@ -609,6 +691,71 @@ export async function traceFlow(
     hops,
     warnings,
   };
+}
+
+/** The source address of a flow DNATed to a service endpoint, from the source node's postrouting:
+ *  between pods of one bridge the node program masquerades it to the bridge's address (else the
+ *  endpoint would answer the client directly, past the node's conntrack); otherwise the pod's. */
+async function serviceSource(
+  c: TraceCache,
+  node: string,
+  saddr: string,
+  daddr: string,
+  sameNode: boolean,
+  hops: Hop[],
+): Promise<SourceOut[]> {
+  const nft = await c.nodeProgram(node).nft;
+  const nodeObj = c.objects.nodes.find((n) => n.metadata.name === node);
+  const oif = sameNode ? undefined : oifFor(publishedInterfaces(nodeObj, internalIP(nodeObj)), daddr);
+  const v = traceChain(nft, TABLE_FAMILY, TABLE_NAME, "snat-postrouting", {
+    saddr,
+    daddr,
+    oifname: sameNode ? BRIDGE : (oif?.name ?? "primary"),
+    dnat: true,
+  });
+  if (v.verdict !== "masquerade") return [{ kind: "pod", address: saddr, node }];
+  const address = sameNode ? bridgeGateway(c.objects, node) : oif?.address.split("/")[0];
+  hops.push({
+    node,
+    stage: "service-nat",
+    verdict: "masquerade",
+    detail: `service flow between pods of one bridge: source ${address ?? "?"} (${sameNode ? "the pod bridge's gateway" : "node address"})`,
+  });
+  return [{ kind: "node", ...(address ? { address } : {}), node }];
+}
+
+const hostSubnetOf = (o: ClusterObjects, node: string) =>
+  o.hostSubnets.find((h) => ((h as { host?: string }).host ?? h.metadata.name) === node) as
+    | (KubeObject & { hostIP?: string; subnet?: string; egressIPs?: string[] })
+    | undefined;
+
+/** The pod bridge's address on `node`: the first address of its HostSubnet (the CNI gateway). */
+function bridgeGateway(o: ClusterObjects, node: string): string | undefined {
+  const subnet = parseV4CIDR(hostSubnetOf(o, node)?.subnet ?? "");
+  return subnet ? formatV4(subnet.net + 1) : undefined;
+}
+
+/** What `daddr` is on `node` if it is one of that node's own addresses (as the API knows them:
+ *  node addresses, published interface addresses, the pod bridge's gateway, egress IPs it holds). */
+function ownNodeAddress(o: ClusterObjects, node: string, daddr: string): string | undefined {
+  const nodeObj = o.nodes.find((n) => n.metadata.name === node);
+  const hs = hostSubnetOf(o, node);
+  const nodeAddrs = [
+    ...((nodeObj?.status as { addresses?: { address?: string }[] } | undefined)?.addresses ?? []).map(
+      (a) => a.address,
+    ),
+    hs?.hostIP,
+    ...publishedInterfaces(nodeObj, undefined).map((i) => i.address.split("/")[0]),
+  ];
+  if (nodeAddrs.includes(daddr)) return "an address";
+  if (bridgeGateway(o, node) === daddr) return "the pod bridge's gateway address";
+  for (const e of o.egressIPs) {
+    const items = (e.status as { items?: { node?: string; egressIP?: string }[] } | undefined)?.items ?? [];
+    if (items.some((i) => i.node === node && i.egressIP === daddr))
+      return `the egress IP of EgressIP ${e.metadata.name ?? ""} it holds`;
+  }
+  if ((hs?.egressIPs ?? []).includes(daddr)) return "a project egress IP it holds";
+  return undefined;
 }
 
 /** Pod networks, the service network and every node address are inside the cluster. */
@@ -665,6 +812,8 @@ export function describeDecidedBy(d: DecidedBy): string {
       return `egress firewall of ${d.namespace} drops all outside traffic (${d.firewalls.join(", ")})`;
     case "egress-path":
       return `egress path on ${d.node}: ${d.detail}`;
+    case "node-local":
+      return `to its own node ${d.node} (input hook: not filtered)`;
   }
 }
 
@@ -683,22 +832,23 @@ function describeSource(s: SourceOut): string {
   }
 }
 
+/** The `-o json` object. `source` is the one source address (null when the flow does not leave);
+ *  `sources` lists every possibility when an EgressIP has several holders (one is chosen per flow). */
+function reportJson(r: TraceReport): Record<string, unknown> {
+  return {
+    verdict: r.verdict,
+    decidedBy: r.decidedBy,
+    source: r.source[0] ?? null,
+    sources: r.source,
+    hops: r.hops,
+    from: r.from,
+    to: r.to,
+    warnings: r.warnings,
+  };
+}
+
 export function formatReport(r: TraceReport, format: OutputFormat): string {
-  if (format === "json") {
-    // `source` is the one source address (null when the flow does not leave); `sources` lists every
-    // possibility when an EgressIP has several holders (one is chosen per flow).
-    const out = {
-      verdict: r.verdict,
-      decidedBy: r.decidedBy,
-      source: r.source[0] ?? null,
-      sources: r.source,
-      hops: r.hops,
-      from: r.from,
-      to: r.to,
-      warnings: r.warnings,
-    };
-    return `${JSON.stringify(out, null, 2)}\n`;
-  }
+  if (format === "json") return `${JSON.stringify(reportJson(r), null, 2)}\n`;
   const lines = [
     `from:       ${r.from.namespace}/${r.from.name} ${r.from.ip} on ${r.from.node}`,
     `to:         ${r.to.pod ? `${r.to.pod} ` : ""}${r.to.ip}:${r.to.port}/${r.to.protocol.toLowerCase()}${r.to.node ? ` on ${r.to.node}` : r.to.outside ? " (outside the cluster)" : " (in the cluster)"}`,
@@ -713,6 +863,96 @@ export function formatReport(r: TraceReport, format: OutputFormat): string {
     ...r.warnings.map((w) => `warning: ${w}`),
   ];
   return `${lines.join("\n")}\n`;
+}
+
+// ------------------------------------------------------------------------------------------ batch
+
+/** One query of a `--batch` file: `<ns>/<pod> <ip|ns/pod>[:port][/proto]` (as --from and --to). */
+export interface BatchQuery {
+  /** 1-based line in the file. */
+  line: number;
+  from: PodRef;
+  to: TraceTarget;
+  /** The two words as written (echoed in the output). */
+  text: { from: string; to: string };
+}
+
+/**
+ * Parses a batch file: one query per line, `<from> <to>` separated by blanks; empty lines and
+ * `#` comments are skipped. A bad line fails the whole file (nothing is traced), naming
+ * `--batch <file>:<line>` and the word's own error.
+ */
+export function parseBatch(text: string, file: string): BatchQuery[] {
+  const out: BatchQuery[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const l = (lines[i] ?? "").replace(/#.*$/, "").trim();
+    if (l === "") continue;
+    const where = `${file}:${i + 1}`;
+    const words = l.split(/\s+/);
+    if (words.length !== 2)
+      throw new TraceArgError(
+        "--batch",
+        where,
+        `expected "<namespace>/<pod> <ip|namespace/pod>[:port][/proto]", got ${JSON.stringify(l)}`,
+      );
+    const [f, t] = words as [string, string];
+    try {
+      out.push({ line: i + 1, from: parseFrom(f), to: parseTo(t), text: { from: f, to: t } });
+    } catch (e) {
+      if (e instanceof TraceArgError) throw new TraceArgError("--batch", where, e.message);
+      throw e;
+    }
+  }
+  return out;
+}
+
+export interface BatchResult {
+  query: BatchQuery;
+  /** The trace, or why this query could not be traced (unknown pod, no address yet ...). */
+  result: { report: TraceReport } | { error: string };
+}
+
+/** Traces every query against one listing, compiling each node's programs once. A query that cannot
+ *  be composed (TraceInputError) gets its error; other errors propagate. */
+export async function traceBatch(
+  o: ClusterObjects,
+  queries: BatchQuery[],
+  opts: TraceOptions,
+): Promise<BatchResult[]> {
+  const shared = { ...opts, cache: opts.cache?.objects === o ? opts.cache : new TraceCache(o) };
+  const out: BatchResult[] = [];
+  for (const q of queries) {
+    try {
+      out.push({ query: q, result: { report: await traceFlow(o, q.from, q.to, shared) } });
+    } catch (e) {
+      if (!(e instanceof TraceInputError)) throw e;
+      out.push({ query: q, result: { error: e.message } });
+    }
+  }
+  return out;
+}
+
+/** JSON: one object per line (JSON Lines) in the file's order, each with `query: {line, from, to}`
+ *  and either the single trace's fields or `error`. Text: each report under a `# line N: from -> to`
+ *  header, blank lines between. */
+export function formatBatch(results: BatchResult[], format: OutputFormat): string {
+  if (format === "json")
+    return results
+      .map((r) => {
+        const query = { line: r.query.line, ...r.query.text };
+        const body = "report" in r.result ? reportJson(r.result.report) : { error: r.result.error };
+        return `${JSON.stringify({ query, ...body })}\n`;
+      })
+      .join("");
+  return results
+    .map((r) => {
+      const head = `# line ${r.query.line}: ${r.query.text.from} -> ${r.query.text.to}\n`;
+      return (
+        head + ("report" in r.result ? formatReport(r.result.report, "text") : `error: ${r.result.error}\n`)
+      );
+    })
+    .join("\n");
 }
 
 // ------------------------------------------------------------------------------------------ command
@@ -762,14 +1002,34 @@ async function listAll(client: Client): Promise<ClusterObjects> {
   };
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Flags that cannot go together or are missing. */
+export class TraceUsageError extends Error {
+  override name = "TraceUsageError";
+}
+
 export function registerTraceCommand(program: Command): void {
   program
     .command("trace")
     .description(
       "what the dataplane does with a new flow from a pod: verdict, deciding rule, source address out",
     )
-    .requiredOption("--from <ns/pod>", "source pod")
-    .requiredOption("--to <dst>", "destination: <ip|ns/pod>[:port][/proto] (default port 80, tcp)")
+    // --from/--to are required unless --batch is given (checked in the action: commander cannot say
+    // "one or the other").
+    .option("--from <ns/pod>", "source pod (required without --batch)")
+    .option(
+      "--to <dst>",
+      "destination: <ip|ns/pod>[:port][/proto] (default port 80, tcp; required without --batch)",
+    )
+    .option(
+      "--batch <file>",
+      'many queries from one listing: a file ("-" = stdin) with one "<ns/pod> <dst>" per line; -o json prints one JSON object per line',
+    )
     .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, then ~/.kube/config)")
     .option(
       "--cluster-dns <ip...>",
@@ -777,19 +1037,55 @@ export function registerTraceCommand(program: Command): void {
     )
     .option("-o, --output <format>", "text or json", "text")
     .action(
-      async (o: { from: string; to: string; kubeconfig?: string; clusterDns?: string[]; output: string }) => {
-        const from = parseFrom(o.from);
-        const target = parseTo(o.to);
+      async (o: {
+        from?: string;
+        to?: string;
+        batch?: string;
+        kubeconfig?: string;
+        clusterDns?: string[];
+        output: string;
+      }) => {
         const format = parseOutput(o.output);
+        let queries: BatchQuery[];
+        if (o.batch !== undefined) {
+          if (o.from !== undefined || o.to !== undefined)
+            throw new TraceUsageError("--batch cannot be combined with --from/--to");
+          const text = await (o.batch === "-" ? readStdin() : readFile(o.batch, "utf8")).catch(
+            (e: unknown) => {
+              throw new TraceArgError("--batch", o.batch ?? "", `cannot read: ${(e as Error).message}`);
+            },
+          );
+          queries = parseBatch(text, o.batch === "-" ? "stdin" : o.batch);
+        } else {
+          if (o.from === undefined)
+            throw new TraceUsageError("required option '--from <ns/pod>' not specified");
+          if (o.to === undefined) throw new TraceUsageError("required option '--to <dst>' not specified");
+          queries = [
+            { line: 0, from: parseFrom(o.from), to: parseTo(o.to), text: { from: o.from, to: o.to } },
+          ];
+        }
         const dnsServers =
           o.clusterDns ?? resolvConfNameservers(await readFile("/etc/resolv.conf", "utf8").catch(() => ""));
         const client = Client.fromFile(kubeconfigPath(o.kubeconfig));
-        const report = await traceFlow(await listAll(client), from, target, { dnsServers });
-        if (!o.clusterDns && target.port === 53)
-          report.warnings.push(
-            `DNS exemption evaluated with this host's resolvers (${dnsServers.join(", ") || "none"}); pass --cluster-dns as the agents get it`,
-          );
-        process.stdout.write(formatReport(report, format));
+        const objects = await listAll(client);
+        const dnsWarning = (t: TraceTarget): string[] =>
+          !o.clusterDns && t.port === 53
+            ? [
+                `DNS exemption evaluated with this host's resolvers (${dnsServers.join(", ") || "none"}); pass --cluster-dns as the agents get it`,
+              ]
+            : [];
+        if (o.batch === undefined) {
+          const q = queries[0]!;
+          const report = await traceFlow(objects, q.from, q.to, { dnsServers });
+          report.warnings.push(...dnsWarning(q.to));
+          process.stdout.write(formatReport(report, format));
+          return;
+        }
+        const results = await traceBatch(objects, queries, { dnsServers });
+        for (const r of results)
+          if ("report" in r.result) r.result.report.warnings.push(...dnsWarning(r.query.to));
+        process.stdout.write(formatBatch(results, format));
+        if (results.some((r) => "error" in r.result)) process.exitCode = 1;
       },
     );
 }
