@@ -1,7 +1,8 @@
-// The EgressIP controller (MISSION §1): a thin shell around assignEgressIPs. Any relevant change
-// (Node, EgressIP, CloudPrivateIPConfig, reachability) queues one cluster-wide key, so a burst of
-// events is one recomputation. It writes EgressIP status only where it changed, removals before
-// additions (two passes), manages CloudPrivateIPConfig objects on clouds (status lists an IP only
+// The EgressIP controller (MISSION §1): a thin shell around the EgressIP assigner (assign.ts; the
+// incremental EgressIPAssigner, equal to assignEgressIPs). Any relevant change (Node, EgressIP,
+// CloudPrivateIPConfig, reachability) queues one cluster-wide key, so a burst of events is one
+// recomputation. It writes EgressIP status only where it changed, removals before additions (an IP
+// that moves between two EgressIPs: two passes; within one EgressIP: one write), manages CloudPrivateIPConfig objects on clouds (status lists an IP only
 // once the cloud confirmed it), records each distinct problem once as an Event and keeps the
 // upstream metrics. It must not decide placement itself: that is assign.ts.
 import {
@@ -15,6 +16,7 @@ import {
 import { isRecord, type KubeObject } from "../../api/object.js";
 import type { LabelSelector } from "../../api/selector.js";
 import type { Logger } from "../../util/log.js";
+import { addrKey, parseAddr } from "../common/addr.js";
 import { compareStrings } from "../common/decision.js";
 import { isAlreadyExists, isConflict, isNotFound } from "../runtime/client.js";
 import { EventDedup, type KeyedEvent } from "../runtime/dedup.js";
@@ -22,7 +24,7 @@ import { refOf } from "../runtime/events.js";
 import { resourceVersionAtLeast } from "../runtime/expectations.js";
 import type { Controller, ControllerContext, SharedInformer } from "../runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
-import { assignEgressIPs, type EgressIPStatusItem } from "./assign.js";
+import { EgressIPAssigner, type EgressIPObject, type EgressIPStatusItem } from "./assign.js";
 import { type EgressIPMetrics, egressIPMetrics } from "./metrics.js";
 import { type EgressNode, isCloud, type Platform } from "./node.js";
 import { type PodSelectionResult, selectPodsForEgressIPs, standbyEvents } from "./pods.js";
@@ -102,7 +104,12 @@ export class EgressIPController implements Controller {
   private pendingSince: number | undefined;
   private podTimer: NodeJS.Timeout | undefined;
   private readonly fingerprints = new Map<string, string>();
-  private readonly translated = new Map<string, TranslatedNode & { rv: string | undefined }>();
+  /** Per Node: its translation while the object is unchanged, plus the unreachable variant, so the
+   *  assigner sees the same EgressNode object from run to run. */
+  private readonly translated = new Map<
+    string,
+    TranslatedNode & { rv: string | undefined; unreachable?: EgressNode }
+  >();
   private readonly specPrints = new Map<string, string>();
   private readonly overlay = new Map<string, { obj: KubeObject; at: number }>();
   private readonly assignEvents = new EventDedup();
@@ -116,6 +123,11 @@ export class EgressIPController implements Controller {
   private readonly nsLabels = new Map<string, string>();
   /** Nodes the cloud refused an IP on: they take no more than `limit` until one is released. */
   private readonly cloudClamp = new Map<string, { limit: number; at: number }>();
+  /** Keeps per-node derived data between runs; fed the same EgressNode objects while a Node is
+   *  unchanged (this.translated), so a run after one node event re-derives only that node. */
+  private assigner = new EgressIPAssigner();
+  /** EgressIP object → assigner input (bare metal: it depends on the object alone). */
+  private eipInputs = new WeakMap<KubeObject, EgressIPObject>();
 
   constructor(private readonly opts: EgressIPControllerOptions = {}) {}
 
@@ -127,6 +139,8 @@ export class EgressIPController implements Controller {
     this.podsDirty.clear();
     this.standbyByNs.clear();
     this.nsLabels.clear();
+    this.assigner = new EgressIPAssigner();
+    this.eipInputs = new WeakMap();
     this.log = ctx.log.child({ controller: this.name });
     this.platform = ctx.options.platform;
     this.cloud = isCloud(this.platform);
@@ -178,6 +192,11 @@ export class EgressIPController implements Controller {
     this.eips.on((type, obj) => {
       const name = obj.metadata.name ?? "";
       const o = this.overlay.get(name);
+      // The echo of our own last write changes nothing a run reads (runs already read the overlay).
+      const echo =
+        type !== "delete" &&
+        o !== undefined &&
+        obj.metadata.resourceVersion === o.obj.metadata.resourceVersion;
       if (
         type === "delete" ||
         (o && resourceVersionAtLeast(obj.metadata.resourceVersion, o.obj.metadata.resourceVersion))
@@ -193,7 +212,7 @@ export class EgressIPController implements Controller {
         this.podsAll = true;
         this.triggerPods();
       }
-      this.trigger();
+      if (!echo) this.trigger();
     });
     this.cpics?.on(() => this.trigger());
     this.namespaces.on((type, obj) => {
@@ -337,7 +356,8 @@ export class EgressIPController implements Controller {
         this.translated.set(name, t);
       }
       const { error } = t;
-      const node = t.node.reachable === reachable ? t.node : { ...t.node, reachable };
+      if (!reachable) t.unreachable ??= { ...t.node, reachable: false };
+      const node = reachable || !t.unreachable ? t.node : t.unreachable;
       if (error)
         events.push({
           type: "Warning",
@@ -350,10 +370,16 @@ export class EgressIPController implements Controller {
       nodes.push(clamp ? clampCloudCapacity(node, clamp.limit) : node);
     }
 
-    const inputs = eipObjs.map((o) =>
-      toEgressIPObject(o, this.cloud ? this.cloudView(o, cpicByName) : undefined),
-    );
-    const res = assignEgressIPs({ nodes, egressIPs: inputs, platform: this.platform });
+    const inputs = eipObjs.map((o) => {
+      if (this.cloud) return toEgressIPObject(o, this.cloudView(o, cpicByName));
+      let i = this.eipInputs.get(o);
+      if (!i) {
+        i = toEgressIPObject(o);
+        this.eipInputs.set(o, i);
+      }
+      return i;
+    });
+    const res = this.assigner.assign({ nodes, egressIPs: inputs, platform: this.platform });
     const computed = performance.now();
     for (const e of res.events) {
       const uid = eipByName.get(e.object.name)?.metadata.uid;
@@ -373,8 +399,20 @@ export class EgressIPController implements Controller {
     };
     const removals: Pending[] = [];
     const additions: { name: string; items: EgressIPStatusItem[] }[] = [];
+    const whole: Pending[] = [];
+    /** ip → EgressIPs whose stored status loses it in this run. */
+    const losing = new Map<string | number, Set<string>>();
+    const ipKey = (t: string) => {
+      const a = parseAddr(t);
+      return a ? addrKey(a) : t;
+    };
     let assigned = 0;
-    for (const o of eipObjs) assigned += statusItemsOf(o).length;
+    // Bare metal: the assigner's input already holds each stored status (no second parse).
+    eipObjs.forEach((o, i) => {
+      assigned += this.cloud ? statusItemsOf(o).length : (inputs[i]?.status.length ?? 0);
+    });
+    const work: { obj: KubeObject; name: string; old: EgressIPStatusItem[]; want: EgressIPStatusItem[] }[] =
+      [];
     for (const name of this.cloud ? [...eipByName.keys()] : res.changed) {
       const obj = eipByName.get(name);
       if (!obj) continue;
@@ -382,18 +420,42 @@ export class EgressIPController implements Controller {
       const want = desired(name);
       if (sameItems(old, want)) continue;
       assigned += want.length - old.length;
+      work.push({ obj, name, old, want });
       const wantKeys = new Set(want.map(itemKey));
+      for (const it of old) {
+        if (wantKeys.has(itemKey(it))) continue;
+        const k = ipKey(it.egressIP);
+        const s = losing.get(k) ?? new Set<string>();
+        s.add(name);
+        losing.set(k, s);
+      }
+    }
+    for (const { obj, name, old, want } of work) {
+      const wantKeys = new Set(want.map(itemKey));
+      const oldKeys = new Set(old.map(itemKey));
       const mid = old.filter((it) => wantKeys.has(itemKey(it)));
+      // One write when no IP it gains is being taken from another EgressIP: a move inside one
+      // EgressIP tells the old and the new node in the same object version, so the new node is
+      // never told before the old one. On clouds the CloudPrivateIPConfig step sits between.
+      const fromOthers = want.some(
+        (it) =>
+          !oldKeys.has(itemKey(it)) &&
+          [...(losing.get(ipKey(it.egressIP)) ?? [])].some((other) => other !== name),
+      );
+      if (!this.cloud && !fromOthers) {
+        whole.push({ obj, items: want });
+        continue;
+      }
       if (mid.length !== old.length) removals.push({ obj, items: mid });
       if (!sameItems(mid, want)) additions.push({ name, items: want });
     }
 
-    // Pass 1: every status that loses an assignment, so no node is told to add an IP that another
-    // node has not yet been told to drop.
+    // Pass 1: every status that loses an assignment (and the single-write ones), so no node is
+    // told to add an IP that another node has not yet been told to drop.
     const latest = new Map<string, KubeObject>();
     let wrote = false;
     await Promise.all(
-      removals.map(async (r) => {
+      [...removals, ...whole].map(async (r) => {
         const u = await this.writeStatus(r.obj, r.items);
         if (u) latest.set(r.obj.metadata.name ?? "", u);
         wrote = true;
@@ -418,7 +480,7 @@ export class EgressIPController implements Controller {
       this.log.info(
         {
           moves: res.moves.length,
-          writes: removals.length + additions.length,
+          writes: removals.length + whole.length + additions.length,
           computeMs: +(computed - now).toFixed(2),
           removalsMs: +(pass1 - computed).toFixed(2),
           additionsMs: +(performance.now() - pass1).toFixed(2),
