@@ -284,8 +284,11 @@ async function main(): Promise<void> {
         for (const [name, host, port] of [
           ["pod → external", EXT, extEcho],
           ["pod → pod", P2, podEcho],
-        ] as const)
-          (rates[name]![side] ??= []).push(connectRate(lab, p1.ns, host, port, CONNECTS));
+        ] as const) {
+          const list = rates[name]![side] ?? [];
+          list.push(connectRate(lab, p1.ns, host, port, CONNECTS));
+          rates[name]![side] = list;
+        }
       }
     }
     const gbit = (b: number) => Number((b / 1e9).toFixed(2));

@@ -22,7 +22,7 @@ function contains(got: unknown, want: unknown, path: string): void {
   } else if (Array.isArray(want)) {
     assert.ok(Array.isArray(got), `${path}: not a list`);
     assert.equal(got.length, want.length, `${path}: length`);
-    want.forEach((v, i) => contains(got[i], v, `${path}[${i}]`));
+    for (const [i, v] of want.entries()) contains(got[i], v, `${path}[${i}]`);
   } else {
     assert.deepEqual(got, want, path);
   }
