@@ -10,6 +10,7 @@ import {
 } from "./compile.js";
 import { baseView, bigFirewallView, num, pod } from "./fixtures.js";
 import type { PolicyOrigin } from "./ir.js";
+import { referencePolicy } from "./reference.js";
 import { PolicyTraceError, type PolicyTracePacket, tracePolicy } from "./trace.js";
 import type { EgressFirewallView, LocalPodPolicy, PolicyView } from "./types.js";
 
@@ -463,6 +464,82 @@ describe("egress firewall", () => {
       name: "default",
       rule: 7999,
       type: "Deny",
+    });
+  });
+
+  describe("renders only the minority-verdict segments; the chain ends in the majority verdict", () => {
+    // a: ends in Deny 0.0.0.0/0. Unreduced: 7 address elements (4 drop ranges around 3 allowed
+    // islands) and 4 port boxes. Rules 3 and 5 give the verdict the address rules after them give
+    // anyway: left out of the port map (kept for attribution).
+    // b: no catch-all. Unreduced: 2 drop elements (no rule = accept is not in the map anyway), 2 boxes.
+    const view = mtView({
+      egressFirewalls: [
+        fw("a", [
+          { type: "Allow", cidrSelector: "1.1.1.0/24" },
+          { type: "Deny", cidrSelector: "2.2.2.0/24", ports: [{ protocol: "TCP", port: 443 }] },
+          { type: "Allow", cidrSelector: "2.2.2.0/24" },
+          { type: "Deny", cidrSelector: "9.0.0.0/8", ports: [{ protocol: "TCP", port: 443 }] },
+          { type: "Allow", cidrSelector: "5.0.0.0/8", ports: [{ protocol: "TCP", port: 80 }] },
+          { type: "Allow", cidrSelector: "3.3.3.3/32", ports: [{ protocol: "TCP", port: 80 }] },
+          { type: "Allow", cidrSelector: "3.3.3.3/32" },
+          { type: "Deny", cidrSelector: "0.0.0.0/0" },
+        ]),
+        fw("b", [
+          { type: "Deny", cidrSelector: "8.8.8.8/32" },
+          { type: "Allow", cidrSelector: "8.8.4.0/24", ports: [{ protocol: "TCP", port: 80 }] },
+          { type: "Deny", cidrSelector: "9.9.9.0/24" },
+          { type: "Deny", cidrSelector: "7.0.0.0/8", ports: [{ protocol: "TCP", port: 22 }] },
+        ]),
+      ],
+    });
+    const p = compilePolicyProgram(view);
+    const elements = (name: string) => p.ir.sets.find((s) => s.name === name)?.elements.length ?? 0;
+    const last = (ns: string) => p.ir.chains.find((c) => c.name === `fw/${ns}`)!.rules.at(-1)!;
+
+    it("element counts drop: a 11 → 3 + 2 (final drop), b 4 → 2 + 1 (final accept)", () => {
+      assert.deepEqual([elements("fw_a_addr"), elements("fw_a_ports")], [3, 2]);
+      assert.deepEqual(last("a").action, { kind: "verdict", verdict: { kind: "drop" } });
+      assert.deepEqual([elements("fw_b_addr"), elements("fw_b_ports")], [2, 1]);
+      assert.deepEqual(last("b").action, { kind: "verdict", verdict: { kind: "accept" } });
+      assert.match(p.nft, /\t\tip daddr vmap @fw_a_addr\n\t\tdrop\n/);
+      assert.match(p.nft, /\t\tip daddr vmap @fw_b_addr\n\t\taccept\n/);
+      assert.doesNotMatch(p.nft, /9\.0\.0\.0\/8 \. tcp \. 443/);
+    });
+
+    it("verdicts and deciding rules equal the reference at every rule boundary", () => {
+      const edges = ["1.1.1.0", "2.2.2.0", "9.0.0.0", "5.0.0.0", "3.3.3.3", "8.8.8.8", "8.8.4.0", "9.9.9.0"]
+        .flatMap((a) => [num(a) - 1, num(a), num(a) + 1, num(a) + 255, num(a) + 256])
+        .concat([num("7.0.0.0"), num("7.255.255.255"), num("8.0.0.0"), 1, 0xfffffffe]);
+      const probes: [PolicyTracePacket["protocol"], number | undefined][] = [
+        ["TCP", 80],
+        ["TCP", 443],
+        ["TCP", 22],
+        ["UDP", 80],
+        ["ICMP", undefined],
+      ];
+      let n = 0;
+      for (const src of ["10.128.0.2", "10.128.0.4"])
+        for (const d of edges)
+          for (const [protocol, dport] of probes) {
+            const dst = [24, 16, 8, 0].map((s) => (d >>> s) & 255).join(".");
+            const pkt: PolicyTracePacket = { src, dst, protocol, ...(dport ? { dport } : {}), state: "new" };
+            const got = tracePolicy(p, pkt);
+            const want = referencePolicy(view, [], pkt);
+            assert.deepEqual(
+              { verdict: got.verdict, decidedBy: got.decidedBy, marked: got.marked },
+              want,
+              dst,
+            );
+            if (got.decidedBy.kind === "egressfirewall") n++;
+          }
+      assert.ok(n > 100, `${n} packets decided by a firewall rule`);
+      // Left-out segments are attributed to their rule, not to "no match".
+      const t = (dst: string, dport: number) =>
+        tracePolicy(p, { src: "10.128.0.2", dst, protocol: "TCP", dport, state: "new" }).decidedBy;
+      assert.deepEqual(t("9.1.2.3", 443), rule("a", 3, "Deny"));
+      assert.deepEqual(t("9.1.2.3", 80), rule("a", 7, "Deny"));
+      assert.deepEqual(t("3.3.3.3", 80), rule("a", 5, "Allow"));
+      assert.deepEqual(t("3.3.3.3", 81), rule("a", 6, "Allow"));
     });
   });
 

@@ -12,7 +12,8 @@
 //     a rule's ipBlocks) one set shared by all chains; large groups get two disjoint lookups;
 //  e. egress firewall: this node's pods' new flows to outside destinations; DNS to the resolvers first,
 //     then pod address → per-namespace chain: first-match rules compiled into two disjoint verdict
-//     maps (classify.ts), so the cost per flow does not grow with the number of rules.
+//     maps (classify.ts), so the cost per flow does not grow with the number of rules; the maps hold
+//     only the segments whose verdict differs from the chain's final (majority) verdict.
 // Per-packet cost never grows with the number of pods, projects, policies or firewall rules.
 import { type LabelSelector, matchesLabelSelector } from "../../../api/selector.js";
 import { containsV4, maskV4, parseV4, parseV4CIDR, type V4CIDR } from "../ipv4.js";
@@ -547,35 +548,47 @@ export function compileWithResolved(
           type: origins[rule]!.type,
         },
       });
-      if (c.ports.length > 0) {
+      // Address map: only the segments whose effective verdict (Allow → accept, Deny → drop, no
+      // rule → accept) is the minority one are rendered; the final rule gives the majority verdict,
+      // which is exactly that of every address not in the map. The left-out segments stay in the IR
+      // (`omitted` on the final rule) for the tracer's attribution.
+      const nomatch: PolicyOrigin = { kind: "egressfirewall-nomatch", ...fwOrigin };
+      const split = splitByMajority(
+        c.addr.map((a) => ({ addr: a.addr, ...v(a.rule) })),
+        nomatch,
+      );
+      // Port map: a box whose verdict equals the effective address verdict over its whole address
+      // range is left out too (a packet missing the port map gets that verdict from the rules after
+      // it); kept for attribution (`omittedPorts` on the rules after it).
+      const rendered: IrElement[] = [];
+      const omittedPorts: NonNullable<IrRule["omittedPorts"]> = [];
+      for (const b of c.ports) {
+        const { verdict: bv, origin } = v(b.rule);
+        const seg = segmentAt(split.effective, b.addr.start);
+        if (seg && seg.end >= b.addr.end && seg.kind === bv.kind)
+          omittedPorts.push({ addr: b.addr, l4: b.l4, ports: b.ports, origin });
+        else rendered.push({ addr: b.addr, l4: b.l4, ports: b.ports, verdict: bv, origin });
+      }
+      const attribution = omittedPorts.length > 0 ? { omittedPorts } : {};
+      if (rendered.length > 0) {
         const name = `fw_${ns}_ports`;
-        sets.push({
-          name,
-          key: "daddr.l4.dport",
-          interval: true,
-          map: true,
-          elements: c.ports.map((b) => ({ addr: b.addr, l4: b.l4, ports: b.ports, ...v(b.rule) })),
-        });
+        sets.push({ name, key: "daddr.l4.dport", interval: true, map: true, elements: rendered });
         body.push({
           match: [{ kind: "l4proto", protos: [...L4_ORDER] }],
           action: { kind: "vmap", key: "daddr.l4.dport", map: name },
         });
       }
-      if (c.addr.length > 0) {
+      if (split.rendered.length > 0) {
         const name = `fw_${ns}_addr`;
-        sets.push({
-          name,
-          key: "daddr",
-          interval: true,
-          map: true,
-          elements: mergeAdjacent(c.addr.map((a) => ({ addr: a.addr, ...v(a.rule) }))),
-        });
-        body.push({ match: [], action: { kind: "vmap", key: "daddr", map: name } });
+        sets.push({ name, key: "daddr", interval: true, map: true, elements: split.rendered });
+        body.push({ match: [], action: { kind: "vmap", key: "daddr", map: name }, ...attribution });
       }
       body.push({
         match: [],
-        action: verdict("accept"),
-        origin: { kind: "egressfirewall-nomatch", ...fwOrigin },
+        action: verdict(split.majority),
+        origin: nomatch,
+        ...(split.omitted.length > 0 ? { omitted: split.omitted } : {}),
+        ...attribution,
       });
       fwElements += sets
         .filter((x) => x.name === `fw_${ns}_addr` || x.name === `fw_${ns}_ports`)
@@ -610,6 +623,71 @@ export function compileWithResolved(
   stats.chains = ir.chains.length;
   stats.elements = sets.reduce((n, s) => n + s.elements.length, 0);
   return { table: POLICY_TABLE, nft: renderPolicyIR(ir), ir, warnings, stats };
+}
+
+/** Splits a firewall's classified address segments (sorted, disjoint; addresses in none are "no
+ *  rule" = accept) by effective verdict: the verdict whose segments would take more map elements
+ *  (after merging adjacent ones) is the majority, left to the chain's final rule; the others are
+ *  rendered, merged. A tie keeps `accept` as the final verdict. `omitted` lists the left-out
+ *  segments that a rule decides (for attribution; the no-rule gaps are the final rule's origin). */
+export function splitByMajority(
+  segs: { addr: V4Range; verdict: IrVerdict; origin: PolicyOrigin }[],
+  nomatch: PolicyOrigin,
+): {
+  majority: "accept" | "drop";
+  /** The whole address space as maximal runs of one effective verdict, sorted. */
+  effective: { start: number; end: number; kind: "accept" | "drop" }[];
+  rendered: IrElement[];
+  omitted: { addr: V4Range; origin: PolicyOrigin }[];
+} {
+  const accepts: IrElement[] = [];
+  const drops: IrElement[] = [];
+  let next = 0; // first address not yet covered
+  const gap = (end: number) => {
+    if (end >= next)
+      accepts.push({ addr: { start: next, end }, verdict: { kind: "accept" }, origin: nomatch });
+  };
+  for (const s of segs) {
+    gap(s.addr.start - 1);
+    (s.verdict.kind === "drop" ? drops : accepts).push({
+      addr: s.addr,
+      verdict: s.verdict,
+      origin: s.origin,
+    });
+    next = s.addr.end + 1;
+  }
+  if (next <= V4_MAX) gap(V4_MAX);
+  const effective: { start: number; end: number; kind: "accept" | "drop" }[] = [];
+  for (const e of [...accepts, ...drops].sort((x, y) => x.addr.start - y.addr.start)) {
+    const kind = e.verdict?.kind === "drop" ? "drop" : "accept";
+    const last = effective[effective.length - 1];
+    if (last && last.kind === kind && last.end + 1 === e.addr.start) last.end = e.addr.end;
+    else effective.push({ start: e.addr.start, end: e.addr.end, kind });
+  }
+  const mergedDrops = mergeAdjacent(drops);
+  const mergedAccepts = mergeAdjacent(accepts);
+  const majority = mergedDrops.length <= mergedAccepts.length ? "accept" : "drop";
+  const left = majority === "accept" ? accepts : drops;
+  return {
+    majority,
+    effective,
+    rendered: majority === "accept" ? mergedDrops : mergedAccepts,
+    omitted: left.filter((e) => e.origin !== nomatch).map((e) => ({ addr: e.addr, origin: e.origin! })),
+  };
+}
+
+/** The run holding `addr` in a sorted, disjoint list of runs (binary search). */
+function segmentAt<T extends { start: number; end: number }>(runs: T[], addr: number): T | undefined {
+  let lo = 0;
+  let hi = runs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = runs[mid]!;
+    if (addr < r.start) hi = mid - 1;
+    else if (addr > r.end) lo = mid + 1;
+    else return r;
+  }
+  return undefined;
 }
 
 interface FirewallRuleOrigin {

@@ -129,6 +129,16 @@ export interface IrRule {
   /** For verdicts (and set lookups ending in one) whose reason is the rule itself; map elements and
    *  set elements carry their own. */
   origin?: PolicyOrigin;
+  /** Attribution only, never rendered: destination-address segments whose deciding rule is not this
+   *  rule itself but which end here because they were left out of a verdict map (their verdict
+   *  equals this rule's; see the egress firewall's majority verdict). Sorted, disjoint. The tracer
+   *  evaluates the rule as nft does and takes the origin from the segment holding the packet's
+   *  destination, else `origin`. */
+  omitted?: { addr: V4Range; origin: PolicyOrigin }[];
+  /** Attribution only, never rendered: boxes (address range . protocol . port range) left out of a
+   *  port verdict map earlier in the chain because this rule gives a packet in them the same verdict.
+   *  Checked before `omitted` (port rules come first in the first-match order they stand for). */
+  omittedPorts?: { addr: V4Range; l4: L4; ports: [number, number]; origin: PolicyOrigin }[];
 }
 
 export interface IrChain {

@@ -163,6 +163,20 @@ export function tracePolicy(program: PolicyProgram | PolicyIR, packet: PolicyTra
         const part = e.parts?.find((x) => x.addr.start <= addr && addr <= x.addr.end);
         origin = part?.origin ?? e.origin ?? rule.origin;
       } else v = act.verdict;
+      // Attribution of segments left out of the chain's maps (same verdict as this rule's).
+      const box =
+        pkt.l4 === undefined
+          ? undefined
+          : rule.omittedPorts?.find(
+              (b) =>
+                b.l4 === pkt.l4 &&
+                b.addr.start <= pkt.daddr &&
+                pkt.daddr <= b.addr.end &&
+                b.ports[0] <= pkt.dport &&
+                pkt.dport <= b.ports[1],
+            );
+      const part = box ?? (rule.omitted && findSegment(rule.omitted, pkt.daddr));
+      if (part) origin = part.origin;
       if (origin) steps.push(origin);
       switch (v.kind) {
         case "accept":
@@ -186,6 +200,23 @@ export function tracePolicy(program: PolicyProgram | PolicyIR, packet: PolicyTra
   const decidedBy: PolicyOrigin =
     r.kind === "continue" ? (last ?? { kind: "default" }) : (r.origin ?? { kind: "default" });
   return { verdict: r.kind === "drop" ? "drop" : "accept", decidedBy, marked, steps, chains: entered };
+}
+
+/** The segment holding `addr` in a sorted, disjoint list (binary search: the list may be long). */
+function findSegment<T extends { addr: { start: number; end: number } }>(
+  list: T[],
+  addr: number,
+): T | undefined {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const x = list[mid]!;
+    if (addr < x.addr.start) hi = mid - 1;
+    else if (addr > x.addr.end) lo = mid + 1;
+    else return x;
+  }
+  return undefined;
 }
 
 function fail(field: string, value: unknown, detail: string): never {
