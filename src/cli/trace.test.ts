@@ -5,22 +5,16 @@ import type { PolicyOrigin } from "../dataplane/compile/policy/ir.js";
 import type { PolicyTracePacket, PolicyTraceResult } from "../dataplane/compile/policy/trace.js";
 import { POLICY_TABLE, type PolicyProgram, type PolicyView } from "../dataplane/compile/policy/types.js";
 import {
-  type ClusterObjects,
-  describeDecidedBy,
-  formatBatch,
-  formatReport,
-  parseBatch,
   parseFrom,
   parseOutput,
   parseTo,
-  publishedInterfaces,
   TraceArgError,
-  TraceCache,
   TraceInputError,
   type TraceTarget,
-  traceBatch,
-  traceFlow,
-} from "./trace.js";
+} from "./trace/args.js";
+import { formatBatch, parseBatch, traceBatch } from "./trace/batch.js";
+import { type ClusterObjects, publishedInterfaces, TraceCache, traceFlow } from "./trace/flow.js";
+import { describeDecidedBy, formatReport } from "./trace/format.js";
 
 describe("parseTo", () => {
   const ok: [string, TraceTarget][] = [

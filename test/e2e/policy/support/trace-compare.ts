@@ -3,8 +3,8 @@
 // with one observed reachability round (allowed/denied, and the source address the echo server saw
 // against the trace's possible sources), and the table printed for every disagreement. Decides
 // nothing about what should be allowed: it only says where the two disagree.
-import type { DecidedBy } from "../../../../src/cli/trace.js";
-import { describeDecidedBy } from "../../../../src/cli/trace.js";
+import type { DecidedBy } from "../../../../src/cli/trace/flow.js";
+import { describeDecidedBy } from "../../../../src/cli/trace/format.js";
 import { type MatrixPod, type Observation, podKey, type Target } from "./matrix.js";
 
 /** One comparison: a source pod and a target (a pod port or an outside address port). */
