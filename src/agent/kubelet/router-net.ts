@@ -11,6 +11,8 @@ import { EGRESS_IFNAME, type NodeInterface, type RouterSteps } from "./router.js
 
 interface IpLink {
   ifname: string;
+  operstate?: string;
+  flags?: string[];
   address?: string;
   mtu?: number;
   master?: string;
@@ -104,6 +106,9 @@ export async function ensureUnderlayBridge(ifname: string): Promise<void> {
     await restoreUnderlay(ifname, port, link, routes);
     throw new Error(`taking over ${ifname} for router pods failed: ${r.stderr.trim()}`);
   }
+  // The renamed port was set down and up: until its carrier is back, nothing crosses the new bridge
+  // (a duplicate-address probe sent now would hear no one).
+  await waitForCarrier(undefined, port);
 }
 
 /** Best-effort undo of a half-done takeover: the node must keep its address whatever happened. */
@@ -161,6 +166,7 @@ export async function holdsAddress(podNetns: string, address: string): Promise<b
  */
 export async function probeAddress(podNetns: string, address: string): Promise<string | undefined> {
   await run("ip", ["-n", podNetns, "link", "set", "dev", EGRESS_IFNAME, "up"]);
+  await waitForCarrier(podNetns, EGRESS_IFNAME);
   const r = await run(
     "ip",
     ["netns", "exec", podNetns, "arping", "-D", "-c", "2", "-w", "1", "-I", EGRESS_IFNAME, address],
@@ -170,6 +176,22 @@ export async function probeAddress(podNetns: string, address: string): Promise<s
   const mac = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/.exec(r.stdout)?.[1];
   if (mac) return mac.toLowerCase();
   throw new Error(`arping -D ${address} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+}
+
+/**
+ * Waits (up to 2 s) until `ifname` (in `netns`, else the agent's own) has its carrier (LOWER_UP). The kernel turns a link's
+ * carrier on through linkwatch, which may run up to a second after `ip link set up`; until then
+ * the device drops what it sends, so duplicate-address probes sent at once would go nowhere, nobody
+ * would answer, and the address would look free while another router holds it.
+ */
+async function waitForCarrier(netns: string | undefined, ifname: string): Promise<void> {
+  const where = netns === undefined ? [] : ["-n", netns];
+  for (const end = Date.now() + 2000; Date.now() < end; ) {
+    const r = await run("ip", [...where, "-json", "link", "show", "dev", ifname], { allowFailure: true });
+    const link = r.code === 0 ? (JSON.parse(r.stdout) as IpLink[])[0] : undefined;
+    if (link?.flags?.includes("LOWER_UP") && link.operstate !== "DOWN") return;
+    await new Promise((res) => setTimeout(res, 20));
+  }
 }
 
 /** Runs the router container's steps in the pod namespace (after the duplicate probe). */
