@@ -36,49 +36,27 @@ import { formatReport } from "./trace/format.js";
 
 // ------------------------------------------------------------------------------------------ command
 
+/** What the trace lists, one kind per field of ClusterObjects. */
+const LISTED: Record<keyof ClusterObjects, Parameters<Client["list"]>[0]> = {
+  hostSubnets: hostSubnetType,
+  nodes: nodeType,
+  clusterNetworks: clusterNetworkType,
+  pods: podType,
+  namespaces: namespaceType,
+  netNamespaces: netNamespaceType,
+  networkPolicies: networkPolicyType,
+  egressFirewalls: egressFirewallType,
+  egressNetworkPolicies: egressNetworkPolicyType,
+  egressIPs: egressIPType,
+  services: serviceType,
+  endpoints: endpointsType,
+};
+
 async function listAll(client: Client): Promise<ClusterObjects> {
-  const l = async (rt: Parameters<Client["list"]>[0]) => (await client.list(rt)).items;
-  const [
-    hostSubnets,
-    nodes,
-    clusterNetworks,
-    pods,
-    namespaces,
-    netNamespaces,
-    networkPolicies,
-    egressFirewalls,
-    egressNetworkPolicies,
-    egressIPs,
-    services,
-    endpoints,
-  ] = await Promise.all([
-    l(hostSubnetType),
-    l(nodeType),
-    l(clusterNetworkType),
-    l(podType),
-    l(namespaceType),
-    l(netNamespaceType),
-    l(networkPolicyType),
-    l(egressFirewallType),
-    l(egressNetworkPolicyType),
-    l(egressIPType),
-    l(serviceType),
-    l(endpointsType),
-  ]);
-  return {
-    hostSubnets,
-    nodes,
-    clusterNetworks,
-    pods,
-    namespaces,
-    netNamespaces,
-    networkPolicies,
-    egressFirewalls,
-    egressNetworkPolicies,
-    egressIPs,
-    services,
-    endpoints,
-  };
+  const lists = await Promise.all(
+    Object.entries(LISTED).map(async ([k, rt]) => [k, (await client.list(rt)).items] as const),
+  );
+  return Object.fromEntries(lists) as unknown as ClusterObjects;
 }
 
 async function readStdin(): Promise<string> {
