@@ -8,6 +8,7 @@ import { RealIp } from "../dataplane/ip/execer.js";
 import { RealNft } from "../dataplane/nft/execer.js";
 import { type Logger, logger } from "../util/log.js";
 import { DataplaneSync } from "./dataplane-sync.js";
+import { NodeDns } from "./dns/node-dns.js";
 import { startHealthServer } from "./health.js";
 import { DEFAULT_CNI_BIN_DIR } from "./kubelet/cni.js";
 import { PodManager } from "./kubelet/pods.js";
@@ -26,8 +27,12 @@ export interface AgentOptions {
   netnsPrefix: string;
   cniBinDirs: string[];
   heartbeatMs: number;
-  /** Resolvers for pods (their resolv.conf); default: the node's own. */
+  /** Upstream resolvers of the node's cluster DNS (and pods' resolvers for dnsPolicy Default);
+   *  default: EGRESS_AGENT_CLUSTER_DNS, else the node's own resolv.conf. */
   clusterDNS?: string[];
+  /** Run the node's cluster DNS on the pod bridge's gateway (default true; EGRESS_AGENT_NODE_DNS=off
+   *  turns it off: pods then get the upstream resolvers directly). */
+  nodeDns?: boolean;
   /** Called with each policy view after the policy program was synced (multicast). */
   onPolicyView?: (view: PolicyView) => Promise<void>;
   log?: Logger;
@@ -82,6 +87,14 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   );
   await registration.register();
   registration.start();
+  // Cluster DNS for pods (docs/dataplane.md "Cluster DNS"): serves `cluster.local` from the Service
+  // caches on each pod gateway address and forwards other names to the node's resolvers.
+  const upstreamDns = await podDnsServers(opts.clusterDNS, log);
+  const nodeDnsOn = opts.nodeDns ?? process.env.EGRESS_AGENT_NODE_DNS !== "off";
+  const nodeDns = nodeDnsOn
+    ? new NodeDns(client, { upstreams: upstreamDns }, log.child({ component: "dns" }))
+    : undefined;
+  await nodeDns?.start();
   const pods = new PodManager(
     client,
     {
@@ -93,6 +106,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       hostIP: () => registration.addressing?.internalIP,
       onChange: () => dataplane.trigger(),
       ...(opts.clusterDNS ? { dnsServers: opts.clusterDNS } : {}),
+      ...(nodeDns ? { clusterDns: nodeDns } : {}),
     },
     log,
   );
@@ -114,7 +128,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       localPods: () => pods.states().map((p) => ({ namespace: p.namespace, name: p.name, ip: p.ip })),
       owned,
       apiReachable: () => registration.apiReachable(HEARTBEAT_FRESH_MS),
-      dnsServers: await podDnsServers(opts.clusterDNS, log),
+      // The policy view adds this node's pod gateway (the cluster DNS address) itself.
+      dnsServers: upstreamDns,
       onPolicyView: async (view) => {
         await multicast.apply(view);
         await opts.onPolicyView?.(view);
@@ -140,6 +155,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       await dataplane.stop();
       await multicast.close();
       await pods.stop();
+      await nodeDns?.stop();
       await health.close();
     },
   };

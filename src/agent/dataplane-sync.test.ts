@@ -130,7 +130,8 @@ describe("DataplaneSync: policy program", () => {
     assert.ok(policyScripts().every((s) => !s.includes("egress-node")));
     const last = views.at(-1)!;
     assert.equal(last.mode, "networkpolicy");
-    assert.deepEqual(last.dnsServers, ["192.0.2.53"]);
+    // The node's cluster DNS (first address of its pod subnet), then the upstream resolvers.
+    assert.deepEqual(last.dnsServers, ["10.128.0.1", "192.0.2.53"]);
     assert.deepEqual(
       last.pods.map((p) => [p.name, p.ip, p.local]),
       [["web", "10.128.0.5", true]],

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KubeObject } from "../api/object.js";
-import { buildPolicyView, type PolicyState, resolvConfNameservers } from "./policy-view.js";
+import { buildPolicyView, nodeDnsAddress, type PolicyState, resolvConfNameservers } from "./policy-view.js";
 import { ViewError } from "./view.js";
 
 const obj = (o: Partial<KubeObject> & { metadata: KubeObject["metadata"] } & Record<string, unknown>) =>
@@ -77,7 +77,25 @@ describe("buildPolicyView: cluster-level fields", () => {
     assert.equal(view.podSubnet, "10.128.2.0/23");
     assert.deepEqual(view.clusterCIDRs, ["10.128.0.0/14"]);
     assert.equal(view.serviceCIDR, "172.30.0.0/16");
-    assert.deepEqual(view.dnsServers, ["192.168.126.200"]);
+    // The node's cluster DNS (first address of its pod subnet) comes first, then the upstream ones.
+    assert.deepEqual(view.dnsServers, ["10.128.2.1", "192.168.126.200"]);
+  });
+
+  it("nodeDnsAddress: the pod bridge's gateway", () => {
+    const cases: [string, string | undefined][] = [
+      ["10.128.0.0/23", "10.128.0.1"],
+      ["10.130.4.0/23", "10.130.4.1"],
+      ["10.128.0.7/23", "10.128.0.1"],
+      ["10.0.0.0/31", undefined],
+      ["fd00::/64", undefined],
+      ["bogus", undefined],
+    ];
+    for (const [subnet, want] of cases) assert.equal(nodeDnsAddress(subnet), want, subnet);
+  });
+
+  it("the cluster DNS address is listed once even when it is also an upstream", () => {
+    const { view } = buildPolicyView(state({ dnsServers: ["10.128.0.1", "192.168.126.200"] }));
+    assert.deepEqual(view.dnsServers, ["10.128.0.1", "192.168.126.200"]);
   });
 
   it("without this node's HostSubnet: ViewError", () => {

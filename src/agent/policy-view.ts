@@ -4,7 +4,7 @@
 // NetworkPolicies, and EgressFirewall/EgressNetworkPolicy rules with the effect and DNS addresses the
 // egress-firewall controller publishes as annotations. Selectors are NOT resolved here (the compiler
 // does that). No I/O: the caller reads the caches and the node's resolv.conf.
-import { isIP } from "../api/ip.js";
+import { formatIPv4, isIP, parseCIDR } from "../api/ip.js";
 import type { KubeObject } from "../api/object.js";
 import {
   DNS_ADDRESSES_ANNOTATION,
@@ -48,8 +48,17 @@ export interface PolicyState {
   egressNetworkPolicies: KubeObject[];
   /** Pods this node's kubelet runs, with their addresses (known before the API's status says so). */
   localPods: { namespace: string; name: string; ip: string }[];
-  /** The resolvers pods use (--cluster-dns, else the node's resolv.conf nameservers). */
+  /** The node's upstream resolvers (--cluster-dns, else the node's resolv.conf nameservers); the
+   *  view adds this node's cluster DNS address (see `nodeDnsAddress`). */
   dnsServers: string[];
+}
+
+/** Where the node's cluster DNS listens: the pod bridge's gateway, the first address of the node's
+ *  pod subnet (as the CNI bridge plugin assigns it); undefined for a subnet without one. */
+export function nodeDnsAddress(podSubnet: string): string | undefined {
+  const c = parseCIDR(podSubnet);
+  if (c?.family !== 4 || c.prefix > 30) return undefined;
+  return formatIPv4(c.network + 1n);
 }
 
 export interface PolicyViewResult {
@@ -322,7 +331,14 @@ export function buildPolicyView(s: PolicyState): PolicyViewResult {
       clusterCIDRs,
       serviceCIDR,
       nodes,
-      dnsServers: [...s.dnsServers],
+      // Pods resolve through the node's cluster DNS, which forwards to the upstream ones: DNS to
+      // either is never blocked by an egress firewall.
+      dnsServers: [
+        ...new Set([
+          ...[nodeDnsAddress(hs.subnet)].filter((a): a is string => a !== undefined),
+          ...s.dnsServers,
+        ]),
+      ],
       pods,
       namespaces,
       networkPolicies,

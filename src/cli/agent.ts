@@ -30,7 +30,7 @@ export function registerAgentCommand(program: Command): void {
     .option("--heartbeat-ms <ms>", "Node status heartbeat interval", "1000")
     .option(
       "--cluster-dns <ip...>",
-      "resolvers written into pods' resolv.conf, never blocked by egress firewalls (default: the node's)",
+      "upstream resolvers of the node's cluster DNS and of dnsPolicy Default pods, never blocked by egress firewalls (default: the node's resolv.conf)",
     )
     .action(
       async (o: {

@@ -3,10 +3,11 @@
 // started inside it, and podIP/phase reported. Egress router pods (router.ts, router-net.ts) also
 // get their egress interface and run the router container's set-up before the main containers.
 // State per pod is kept on disk so a restarted agent adopts its pods (their namespaces and
-// processes outlive the agent) instead of recreating them.
+// processes outlive the agent) instead of recreating them. Each pod gets a resolv.conf naming the
+// node's cluster DNS (dns/), in /etc/netns/<pod netns>/ where `ip netns exec` finds it.
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -21,6 +22,7 @@ import { type Client, isNotFound } from "../../controllers/runtime/client.js";
 import { SharedInformer } from "../../controllers/runtime/manager.js";
 import { type ReconcileOutcome, WorkQueue } from "../../controllers/runtime/workqueue.js";
 import type { Logger } from "../../util/log.js";
+import { type PodDnsSpec, podResolvConf, renderResolvConf } from "../dns/resolv-conf.js";
 import { run } from "../exec.js";
 import {
   attachNetworks,
@@ -104,6 +106,12 @@ export interface PodManagerOptions {
   /** Name servers for pods without their own dnsConfig (kubelet's --cluster-dns); default: the
    *  comma-separated EGRESS_AGENT_CLUSTER_DNS environment variable, else the node's resolv.conf. */
   dnsServers?: string[];
+  /** The node's cluster DNS (dns/node-dns.ts): asked to serve a pod's gateway address, which then
+   *  becomes the pod's nameserver (dnsPolicy ClusterFirst). Without it pods get `dnsServers`. */
+  clusterDns?: { ensureListening(address: string): Promise<boolean>; clusterDomain: string };
+  /** Pods' resolv.conf go to `<dir>/<pod netns>/resolv.conf`, which `ip netns exec` bind-mounts
+   *  over /etc/resolv.conf for the pod's programs (and `egress lab exec`). Default /etc/netns. */
+  resolvConfDir?: string;
 }
 
 const AGENT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -124,6 +132,8 @@ export class PodManager {
   private readonly dhcp: DhcpDaemonManager;
   private readonly reportedErrors = new Map<string, string>();
   private readonly reportedStatus = new Map<string, string>();
+  /** resolv.conf text last written per pod uid (rewritten only when it changes). */
+  private readonly resolvConfs = new Map<string, string>();
 
   constructor(
     private readonly client: Client,
@@ -164,14 +174,33 @@ export class PodManager {
         // a torn state file: the pod is set up again
       }
     }
+    await this.removeStaleResolvConfs();
     await this.informer.start();
     // Pods that disappeared while the agent was down.
     for (const key of this.pods.keys()) this.queue.add(key);
   }
 
+  /**
+   * Stops watching; pods keep running. Their resolv.conf files are removed: /etc/netns is the
+   * host's, and whoever deletes the pod namespaces next (`egress lab down`) does not know them. A
+   * running program keeps the file it bound when it started; a restarted agent writes them again
+   * when it adopts its pods.
+   */
   async stop(): Promise<void> {
     this.queue.stop();
     await this.informer.stop();
+    for (const s of this.pods.values())
+      await rm(this.resolvConfPath(s.netns), { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** resolv.conf directories of this agent's prefix whose pod namespace is gone (an agent killed
+   *  before it could remove them, then the namespaces deleted by someone else). */
+  private async removeStaleResolvConfs(): Promise<void> {
+    const dir = this.opts.resolvConfDir ?? "/etc/netns";
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const n of names)
+      if (n.startsWith(this.opts.netnsPrefix) && !netnsExists(n))
+        await rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined);
   }
 
   private async sync(key: string): Promise<ReconcileOutcome> {
@@ -328,6 +357,12 @@ export class PodManager {
     plan?: RouterPodPlan,
   ): Promise<ReconcileOutcome> {
     const key = `${state.namespace}/${state.name}`;
+    // Before any program starts (ip netns exec binds the file when it runs one); also for adopted
+    // pods, whose cluster DNS address a restarted agent must serve again. A failure does not hold
+    // the pod back (it then reads the node's resolv.conf); the next sync tries again.
+    await this.writeResolvConf(pod, state).catch((err: unknown) =>
+      this.log.warn({ err, pod: key }, "cannot write the pod's resolv.conf"),
+    );
     if (state.started) {
       await this.reportStatus(pod, state);
       return undefined;
@@ -453,6 +488,15 @@ export class PodManager {
     const spec = (pod.spec ?? {}) as { dnsPolicy?: string; dnsConfig?: { nameservers?: string[] } };
     const own = spec.dnsConfig?.nameservers ?? [];
     if (spec.dnsPolicy === "None" || own.length > 0) return own;
+    return this.nodeNameservers();
+  }
+
+  private resolvConfPath(netns: string): string {
+    return join(this.opts.resolvConfDir ?? "/etc/netns", netns);
+  }
+
+  /** The node's resolvers (kubelet's --resolv-conf): --cluster-dns, else EGRESS_AGENT_CLUSTER_DNS. */
+  private nodeNameservers(): string[] {
     return (
       this.opts.dnsServers ??
       (process.env.EGRESS_AGENT_CLUSTER_DNS ?? "")
@@ -460,6 +504,42 @@ export class PodManager {
         .map((s) => s.trim())
         .filter((s) => s !== "")
     );
+  }
+
+  /**
+   * The pod's resolv.conf (docs/dataplane.md "Cluster DNS"): the node's cluster DNS on the pod's
+   * gateway when it serves there, else the node's resolvers. With neither (no --cluster-dns, no
+   * cluster DNS) nothing is written and the pod sees the node's own /etc/resolv.conf.
+   */
+  private async writeResolvConf(pod: KubeObject, state: PodState): Promise<void> {
+    const spec = (pod.spec ?? {}) as Omit<PodDnsSpec, "namespace">;
+    const dns = this.opts.clusterDns;
+    const serving =
+      dns !== undefined && state.gateway !== undefined && (await dns.ensureListening(state.gateway));
+    const conf = podResolvConf(
+      { ...spec, namespace: state.namespace },
+      {
+        clusterNameservers: serving ? [state.gateway!] : [],
+        nodeNameservers: this.nodeNameservers(),
+        clusterDomain: dns?.clusterDomain ?? "cluster.local",
+      },
+    );
+    if (conf.nameservers.length === 0 && conf.searches.length === 0 && conf.options.length === 0) return;
+    const text = renderResolvConf(conf);
+    if (this.resolvConfs.get(state.uid) === text) return;
+    const dir = this.resolvConfPath(state.netns);
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, "resolv.conf");
+    const old = await readFile(file, "utf8").catch(() => undefined);
+    if (old !== text) {
+      await writeFile(`${file}.tmp`, text);
+      await rename(`${file}.tmp`, file);
+      this.log.info(
+        { pod: `${state.namespace}/${state.name}`, nameservers: conf.nameservers },
+        "pod resolv.conf written",
+      );
+    }
+    this.resolvConfs.set(state.uid, text);
   }
 
   /** The HTTP and DNS proxy containers: `egress router http-proxy|dns-proxy` in the pod's
@@ -566,6 +646,8 @@ export class PodManager {
     // devices are destroyed asynchronously).
     if (state.router) await detachEgress(state.router.hostVeth ?? hostVethName(state.netns));
     await deleteNetns(state.netns);
+    await rm(this.resolvConfPath(state.netns), { recursive: true, force: true });
+    this.resolvConfs.delete(state.uid);
     await rm(this.stateFile(state.uid), { force: true });
     await rm(this.logDir(state), { recursive: true, force: true });
     this.pods.delete(key);
