@@ -173,7 +173,10 @@ export function registerLabCommands(program: Command): void {
       if (!state) throw new Error(`lab ${id}: no state in ${stateDir} (is it up?)`);
       const ns = resolveTarget(id, target, {
         nodes: state.topology.nodes.map((n) => n.name),
-        externals: state.topology.externals.map((x) => x.name),
+        externals: [
+          ...state.topology.externals.map((x) => x.name),
+          ...(state.topology.secondaryNetworks ?? []).flatMap((n) => n.hosts.map((h) => h.name)),
+        ],
       });
       if (!netnsExists(ns))
         throw new LabTargetError(

@@ -3,7 +3,8 @@
 // processes are ended by pid after checking their command line, then any process still inside a
 // lab namespace (it would keep the namespace alive), then the namespaces — their interfaces, veths
 // and bridges go with them. Idempotent: running it twice, or on a half-built lab, is fine.
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { belongsToLab, checkLabId } from "./names.js";
 import { readState, stateFile, writeState } from "./state.js";
 import { isOurProcess, listNetns, netnsPids, processArgv, run, signal, sleep, terminate } from "./sys.js";
@@ -90,8 +91,28 @@ export async function labDown(o: DownOptions): Promise<DownResult> {
     }
   }
 
+  // The agents write each pod's resolv.conf under /etc/netns/<pod netns>/ (what `ip netns exec`
+  // mounts); an agent killed before its pods were torn down leaves those directories behind.
+  for (const ns of podResolverDirs(id)) {
+    rmSync(join(ETC_NETNS, ns), { recursive: true, force: true });
+    log(`removed ${join(ETC_NETNS, ns)}`);
+  }
+
   if (state) for (const f of state.files) rmSync(f, { recursive: true, force: true });
   if (o.keepDir) rmSync(stateFile(o.stateDir), { force: true });
   else rmSync(o.stateDir, { recursive: true, force: true });
   return result;
+}
+
+const ETC_NETNS = "/etc/netns";
+
+/** This lab's pod namespaces that still have a directory under /etc/netns. */
+function podResolverDirs(id: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(ETC_NETNS);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.startsWith("egp-") && belongsToLab(id, n));
 }

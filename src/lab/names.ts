@@ -67,6 +67,14 @@ export function belongsToLab(id: string, netns: string): boolean {
 
 export const bridgeName = (network: string): string => shortIfName("br", network);
 
+/** Fabric bridge of a secondary network (`sn-<name>`; a separate prefix so it can never be taken
+ *  for an underlay network's `br-<name>`). */
+export const secondaryBridgeName = (network: string): string => shortIfName("sn", network);
+
+/** Node-side end of a node's uplink veth into a secondary network (`up-<name>`), enslaved to the
+ *  bridge the network's attachments name. */
+export const uplinkName = (network: string): string => shortIfName("up", network);
+
 /** Name of the fabric-side end of the veth that gives `owner` its interface `ifName` (Linux allows
  *  15 characters; long names fall back to a hash). */
 export function fabricPortName(owner: string, ifName: string): string {

@@ -9,6 +9,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** Compiled `egress` CLI entry (…/src/cli/main.js). */
 export const CLI_MAIN = join(here, "..", "cli", "main.js");
+/** Compiled whereabouts CNI plugin entry (…/src/cni/whereabouts.js), run by the lab's shim. */
+export const WHEREABOUTS_PLUGIN = join(here, "..", "cni", "whereabouts.js");
 /** Compiled echo server (…/src/lab/echo-server.js). */
 export const ECHO_SERVER = join(here, "echo-server.js");
 

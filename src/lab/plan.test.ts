@@ -22,6 +22,9 @@ test("namespaces come first, every one named for the lab", () => {
     "egl-t1-router",
     "egl-t1-ext1",
     "egl-t1-web",
+    // Hosts on the default secondary networks (seed 003).
+    "egl-t1-staticgw",
+    "egl-t1-dhcpsrv",
   ]);
   assert.equal(steps.filter((s) => s.kind === "netns").length, 1);
 });
@@ -59,8 +62,9 @@ test("fabric: a bridge per network, a veth per interface created straight into i
   assert.ok(fab.includes("link add node1-eth1 type veth peer name eth1 netns egl-t1-node1"));
   assert.ok(fab.includes("link set node1-eth1 master br-egress up"));
   assert.ok(fab.includes("link add cp-eth0 type veth peer name eth0 netns egl-t1-cp"));
-  // cp, 6 node interfaces (every node has eth0 and the egress NIC), router 3, ext1, web.
-  assert.equal(fab.filter((l) => l.includes("type veth")).length, 1 + 6 + 3 + 1 + 1);
+  // cp, 6 node interfaces (every node has eth0 and the egress NIC), router 3, ext1, web; then the
+  // six default secondary networks' uplinks of the three nodes and their two hosts.
+  assert.equal(fab.filter((l) => l.includes("type veth")).length, 1 + 6 + 3 + 1 + 1 + 18 + 2);
 });
 
 test("hosts: addresses, default routes via their network's gateway, none on the router", () => {
@@ -71,6 +75,28 @@ test("hosts: addresses, default routes via their network's gateway, none on the 
     "addr add 192.168.12.11/24 dev eth1",
     "link set eth1 up",
     "route add default via 192.168.126.1",
+    ...["static-net:br-static", "dhcp-net:br-dhcp"].flatMap((x) => {
+      const [net, br] = x.split(":") as [string, string];
+      return [
+        `link add name ${br} type bridge`,
+        `link set dev up-${net} master ${br}`,
+        `link set dev up-${net} up`,
+        `link set dev ${br} up`,
+      ];
+    }),
+    "link add name br-wb type bridge",
+    "link set dev x391aae2d-where master br-wb",
+    "link set dev x391aae2d-where up",
+    "link set dev br-wb up",
+    ...["tenant-a:br-ta", "tenant-b:br-tb", "dual-stack:br-ds"].flatMap((x) => {
+      const [net, br] = x.split(":") as [string, string];
+      return [
+        `link add name ${br} type bridge`,
+        `link set dev up-${net} master ${br}`,
+        `link set dev up-${net} up`,
+        `link set dev ${br} up`,
+      ];
+    }),
   ]);
   assert.ok(ipLines("egl-t1-cp").includes("addr add 192.168.126.2/18 dev eth0"));
   assert.ok(ipLines("egl-t1-web").includes("route add default via 203.0.113.1"));

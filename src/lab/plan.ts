@@ -3,7 +3,15 @@
 // namespace), addresses, routes and sysctls, plus the long-running services and the DNS hosts
 // file. Pure: no I/O; the executor (up.ts) runs the steps and records them first.
 
-import { bridgeName, controlPlaneNetns, fabricNetns, fabricPortName, hostNetns } from "./names.js";
+import {
+  bridgeName,
+  controlPlaneNetns,
+  fabricNetns,
+  fabricPortName,
+  hostNetns,
+  secondaryBridgeName,
+  uplinkName,
+} from "./names.js";
 import type { NetnsRecord } from "./state.js";
 import type { EchoPorts, Interface, Route, Topology } from "./topology.js";
 
@@ -31,12 +39,16 @@ export const ROUTER_SYSCTLS: [string, string][] = NODE_SYSCTLS;
 export function buildSteps(id: string, topo: Topology): Step[] {
   const fabric = fabricNetns(id);
   const cp = controlPlaneNetns(id);
+  const secondary = topo.secondaryNetworks ?? [];
   const namespaces: NetnsRecord[] = [
     { name: fabric, role: "fabric", host: "" },
     { name: cp, role: "control-plane", host: "" },
     ...topo.nodes.map((n): NetnsRecord => ({ name: hostNetns(id, n.name), role: "node", host: n.name })),
     ...topo.externals.map(
       (x): NetnsRecord => ({ name: hostNetns(id, x.name), role: "external", host: x.name }),
+    ),
+    ...secondary.flatMap((net) =>
+      net.hosts.map((h): NetnsRecord => ({ name: hostNetns(id, h.name), role: "secondary", host: h.name })),
     ),
   ];
   const steps: Step[] = [{ kind: "netns", namespaces }];
@@ -90,6 +102,38 @@ export function buildSteps(id: string, topo: Topology): Step[] {
       fab.push(["link", "add", port, "type", "veth", "peer", "name", i.name, "netns", h.netns]);
       fab.push(["link", "set", port, "master", bridgeName(i.network), "up"]);
     }
+  // Secondary networks: a fabric bridge each; per joining node a veth whose node end (up-<net>) is
+  // enslaved to a bridge of the configured name in the node (made below, in the node's batch);
+  // per host a veth that is its eth0.
+  const secondaryHosts: { netns: string; address: string }[] = [];
+  for (const net of secondary) {
+    const sn = secondaryBridgeName(net.name);
+    fab.push(["link", "add", "name", sn, "type", "bridge"]);
+    fab.push(["link", "set", "dev", sn, "up"]);
+    for (const node of net.nodes) {
+      const port = fabricPortName(node, uplinkName(net.name));
+      fab.push([
+        "link",
+        "add",
+        port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        uplinkName(net.name),
+        "netns",
+        hostNetns(id, node),
+      ]);
+      fab.push(["link", "set", "dev", port, "master", sn, "up"]);
+    }
+    for (const h of net.hosts) {
+      const port = fabricPortName(h.name, "eth0");
+      fab.push(["link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", hostNetns(id, h.name)]);
+      fab.push(["link", "set", "dev", port, "master", sn, "up"]);
+      secondaryHosts.push({ netns: hostNetns(id, h.name), address: h.address });
+    }
+  }
+
   for (const h of hosts) {
     const lines: string[][] = [["link", "set", "lo", "up"]];
     for (const i of h.ifs) {
@@ -99,8 +143,28 @@ export function buildSteps(id: string, topo: Topology): Step[] {
     const own = h.ifs.flatMap((i) => i.addresses.map((a) => a.split("/")[0]));
     if (h.gateway && !own.includes(h.gateway)) lines.push(["route", "add", "default", "via", h.gateway]);
     for (const r of h.routes) lines.push(["route", "add", r.to, "via", r.via]);
+    // A node's bridges for secondary networks, named as the attachments expect (`name`/`dev`: a
+    // bridge called e.g. "brd" would otherwise be read as a keyword).
+    for (const net of secondary) {
+      if (!net.nodes.includes(h.owner) || h.netns !== hostNetns(id, h.owner)) continue;
+      const up = uplinkName(net.name);
+      lines.push(["link", "add", "name", net.bridge, "type", "bridge"]);
+      lines.push(["link", "set", "dev", up, "master", net.bridge]);
+      lines.push(["link", "set", "dev", up, "up"]);
+      lines.push(["link", "set", "dev", net.bridge, "up"]);
+    }
     steps.push({ kind: "ip", netns: h.netns, lines });
   }
+  for (const h of secondaryHosts)
+    steps.push({
+      kind: "ip",
+      netns: h.netns,
+      lines: [
+        ["link", "set", "lo", "up"],
+        ["addr", "add", h.address, "dev", "eth0"],
+        ["link", "set", "eth0", "up"],
+      ],
+    });
   return steps;
 }
 

@@ -9,7 +9,8 @@ import type { Topology } from "./topology.js";
 
 export const STATE_VERSION = 1;
 
-export type NetnsRole = "fabric" | "control-plane" | "node" | "external";
+/** "secondary": an external host on a secondary network (src/lab/secondary.ts). */
+export type NetnsRole = "fabric" | "control-plane" | "node" | "external" | "secondary";
 
 export interface NetnsRecord {
   name: string;

@@ -1,9 +1,11 @@
 // `egress lab status`: what the lab is made of and where to reach it — nodes, pods (from the API),
-// external hosts with their echo ports, the DNS server, API URLs and kubeconfigs — as JSON for
-// scripts or as text. Reads the state file, /proc and the API; changes nothing.
+// external hosts with their echo ports, the DNS server, the secondary networks and their hosts (DHCP
+// lease files), API URLs and kubeconfigs — as JSON for scripts or as text. Reads the state file,
+// /proc and the API; changes nothing.
 import * as k8s from "@kubernetes/client-node";
 import { isRecord } from "../api/object.js";
-import { controlPlaneNetns, hostNetns, podNetnsName } from "./names.js";
+import { controlPlaneNetns, fabricNetns, hostNetns, podNetnsName, secondaryBridgeName } from "./names.js";
+import { type DhcpServer, dhcpLeaseFile } from "./secondary.js";
 import { type LabState, readState } from "./state.js";
 import { isOurProcess } from "./sys.js";
 import { DEFAULT_NETWORK_MODE, type EchoPorts, type Interface } from "./topology.js";
@@ -47,6 +49,24 @@ export interface LabStatus {
     dns: boolean;
   }[];
   dns: { host: string; server: string; port: number; hostsFile: string; running: boolean } | null;
+  /** Secondary networks (seed 003's attachments): the bridge pods are plugged into on each node,
+   *  the fabric bridge joining them, and the hosts on the segment. */
+  secondaryNetworks: {
+    name: string;
+    /** Bridge name inside each node's namespace (what the attachments' `"bridge"` names). */
+    bridge: string;
+    /** The segment's bridge in the fabric namespace. */
+    fabricBridge: string;
+    fabricNetns: string;
+    nodes: string[];
+    hosts: {
+      name: string;
+      netns: string;
+      address: string;
+      echo: (EchoPorts & { running: boolean }) | null;
+      dhcp: (DhcpServer & { leaseFile: string; running: boolean }) | null;
+    }[];
+  }[];
   processes: { name: string; netns: string; pid: number | null; running: boolean; log: string }[];
   notes: string[];
 }
@@ -66,6 +86,7 @@ export async function labStatus(id: string, stateDir: string): Promise<LabStatus
       pods: [],
       externals: [],
       dns: null,
+      secondaryNetworks: [],
       processes: [],
       notes: [],
     };
@@ -92,6 +113,22 @@ export async function labStatus(id: string, stateDir: string): Promise<LabStatus
       dns: topo.dns?.server === x.name,
     })),
     dns: null,
+    secondaryNetworks: (topo.secondaryNetworks ?? []).map((n) => ({
+      name: n.name,
+      bridge: n.bridge,
+      fabricBridge: secondaryBridgeName(n.name),
+      fabricNetns: fabricNetns(state.id),
+      nodes: n.nodes,
+      hosts: n.hosts.map((h) => ({
+        name: h.name,
+        netns: hostNetns(state.id, h.name),
+        address: h.address,
+        echo: h.echo ? { ...h.echo, running: running(`echo/${h.name}`) } : null,
+        dhcp: h.dhcp
+          ? { ...h.dhcp, leaseFile: dhcpLeaseFile(stateDir, h.name), running: running(`dhcp/${h.name}`) }
+          : null,
+      })),
+    })),
     processes: state.processes.map((p) => ({
       name: p.name,
       netns: p.netns,
@@ -216,6 +253,19 @@ export function renderStatus(s: LabStatus): string {
       "",
       `DNS: ${s.dns.server}:53 on ${s.dns.host} (hosts file ${s.dns.hostsFile})${s.dns.running ? "" : " DOWN"}`,
     );
+  if (s.secondaryNetworks.length > 0) {
+    L.push("", "SECONDARY NETWORKS (node bridge / fabric bridge: hosts)");
+    for (const n of s.secondaryNetworks) {
+      const hosts = n.hosts.map((h) => {
+        const echo = h.echo ? ` echo${h.echo.running ? "" : " (DOWN)"}` : "";
+        const dhcp = h.dhcp
+          ? ` dhcp ${h.dhcp.rangeStart}-${h.dhcp.rangeEnd} lease ${h.dhcp.leaseSeconds}s renew ${h.dhcp.renewSeconds}s${h.dhcp.running ? "" : " (DOWN)"}`
+          : "";
+        return `${h.name} ${h.address}${echo}${dhcp}`;
+      });
+      L.push(`  ${n.name.padEnd(16)} ${n.bridge}/${n.fabricBridge}: ${hosts.join("; ") || "-"}`);
+    }
+  }
   const down = s.processes.filter((p) => !p.running);
   if (down.length > 0)
     L.push("", `processes not running: ${down.map((p) => `${p.name} (log ${p.log})`).join(", ")}`);

@@ -1,11 +1,14 @@
 // The lab topology: parsing and validation of the YAML file that describes the underlay networks,
-// the nodes, the external hosts, the control plane address and the lab DNS records. Errors name
-// the field path and the offending value. Pure: no I/O (the caller reads the file).
+// the nodes, the external hosts, the control plane address, the lab DNS records and the secondary
+// networks (secondary.ts). Errors name the field path and the offending value. Pure: no I/O (the
+// caller reads the file).
 import { parseAllDocuments } from "yaml";
 import { type FieldError, formatFieldError, invalid, required } from "../api/errors.js";
 import { type CIDR, cidrContains, formatCIDR, formatIPv4, parseCIDR, parseIP } from "../api/ip.js";
 import { isRecord } from "../api/object.js";
-import { isObjectName, RESERVED_PARTS } from "./names.js";
+import { RESERVED_PARTS } from "./names.js";
+import { type EchoPorts, Reader } from "./reader.js";
+import { type SecondaryNetwork, validateSecondaryNetworks } from "./secondary.js";
 
 export interface Network {
   name: string;
@@ -36,11 +39,7 @@ export interface Node {
   gateway?: string;
 }
 
-export interface EchoPorts {
-  tcp: number[];
-  udp: number[];
-  http: number[];
-}
+export type { EchoPorts };
 
 export interface ExternalHost {
   name: string;
@@ -90,6 +89,9 @@ export interface Topology {
   nodes: Node[];
   externals: ExternalHost[];
   dns?: DnsConfig;
+  /** L2 segments for pods' secondary networks (src/lab/secondary.ts). Always set by parseTopology
+   *  (the built-in default when the file has none); optional for state files written before. */
+  secondaryNetworks?: SecondaryNetwork[];
 }
 
 export class TopologyError extends Error {
@@ -123,7 +125,15 @@ export function validateTopology(v: unknown, source: string): Topology {
   const errs: FieldError[] = [];
   const t = new Reader(errs);
   if (!isRecord(v)) throw new TopologyError(source, [invalid("", v, "expected a mapping")]);
-  t.noUnknown(v, "", ["networkMode", "networks", "controlPlane", "nodes", "externals", "dns"]);
+  t.noUnknown(v, "", [
+    "networkMode",
+    "networks",
+    "controlPlane",
+    "nodes",
+    "externals",
+    "dns",
+    "secondaryNetworks",
+  ]);
 
   let networkMode: NetworkMode = DEFAULT_NETWORK_MODE;
   if (v.networkMode !== undefined) {
@@ -278,19 +288,7 @@ export function validateTopology(v: unknown, source: string): Topology {
     });
     if (x.forwarding !== undefined && typeof x.forwarding !== "boolean")
       errs.push(invalid(`${f}.forwarding`, x.forwarding, "expected true or false"));
-    let echo: EchoPorts | undefined;
-    if (x.echo !== undefined && t.record(x.echo, `${f}.echo`)) {
-      t.noUnknown(x.echo, `${f}.echo`, ["tcp", "udp", "http"]);
-      const ports = (k: "tcp" | "udp" | "http") =>
-        t
-          .list(x.echo && isRecord(x.echo) ? x.echo[k] : undefined, `${f}.echo.${k}`, false)
-          .map((p, j) => t.port(p, `${f}.echo.${k}[${j}]`))
-          .filter((p): p is number => p !== undefined);
-      echo = { tcp: ports("tcp"), udp: ports("udp"), http: ports("http") };
-      const tcpLike = [...echo.tcp, ...echo.http];
-      if (new Set(tcpLike).size !== tcpLike.length)
-        errs.push(invalid(`${f}.echo`, tcpLike, "a TCP port is listed twice (tcp and http share TCP ports)"));
-    }
+    const echo = x.echo === undefined ? undefined : t.echo(x.echo, `${f}.echo`);
     if (name)
       externals.push({
         name,
@@ -332,71 +330,25 @@ export function validateTopology(v: unknown, source: string): Topology {
     if (server) dns = { server, records, ...(ttl !== undefined ? { ttl } : {}) };
   }
 
+  // After nodes and externals: secondary hosts share their name space (egl-<id>-<name>).
+  const secondaryNetworks = validateSecondaryNetworks(v.secondaryNetworks, {
+    t,
+    errs,
+    nodes: nodes.map((n) => n.name),
+    networks: networks.map((n) => n.name),
+    hostName,
+  });
+
   if (errs.length > 0) throw new TopologyError(source, errs);
-  return { networkMode, networks, controlPlane, nodes, externals, ...(dns ? { dns } : {}) };
-}
-
-/** Small checked accessors that append to one error list. */
-class Reader {
-  constructor(private readonly errs: FieldError[]) {}
-
-  record(v: unknown, field: string): v is Record<string, unknown> {
-    if (isRecord(v)) return true;
-    this.errs.push(v === undefined ? required(field) : invalid(field, v, "expected a mapping"));
-    return false;
-  }
-
-  list(v: unknown, field: string, needed: boolean): unknown[] {
-    if (v === undefined || v === null) {
-      if (needed) this.errs.push(required(field));
-      return [];
-    }
-    if (!Array.isArray(v)) {
-      this.errs.push(invalid(field, v, "expected a list"));
-      return [];
-    }
-    return v;
-  }
-
-  noUnknown(v: Record<string, unknown>, field: string, known: string[]): void {
-    for (const k of Object.keys(v))
-      if (!known.includes(k))
-        this.errs.push(
-          invalid(field === "" ? k : `${field}.${k}`, k, `unknown field (known: ${known.join(", ")})`),
-        );
-  }
-
-  name(v: unknown, field: string): string | undefined {
-    if (typeof v === "string" && isObjectName(v)) return v;
-    this.errs.push(
-      v === undefined
-        ? required(field)
-        : invalid(field, v, "expected 1-20 characters of [a-z0-9-], starting and ending alphanumeric"),
-    );
-    return undefined;
-  }
-
-  port(v: unknown, field: string): number | undefined {
-    if (typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
-    this.errs.push(invalid(field, v, "expected a port number 1-65535"));
-    return undefined;
-  }
-
-  /** A plain IPv4 address inside one of `cidrs` (canonical text), or an error. */
-  ipIn(v: unknown, field: string, cidrs: CIDR[]): string | undefined {
-    const ip = typeof v === "string" ? parseIP(v) : undefined;
-    if (ip?.family !== 4) {
-      this.errs.push(v === undefined ? required(field) : invalid(field, v, "expected a plain IPv4 address"));
-      return undefined;
-    }
-    if (!cidrs.some((c) => cidrContains(c, ip))) {
-      this.errs.push(
-        invalid(field, v, `not inside ${cidrs.map(formatCIDR).join(", ") || "any subnet of the network"}`),
-      );
-      return undefined;
-    }
-    return formatIPv4(ip.value);
-  }
+  return {
+    networkMode,
+    networks,
+    controlPlane,
+    nodes,
+    externals,
+    ...(dns ? { dns } : {}),
+    secondaryNetworks,
+  };
 }
 
 /** First address (without prefix) of a host's interfaces, if any. */

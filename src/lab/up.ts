@@ -1,10 +1,22 @@
 // `egress lab up`: builds the lab from a topology — namespaces, bridges, veths, addresses, routes,
-// sysctls (inside lab namespaces only), the echo and DNS servers, `egress server` in the
-// control-plane namespace with an inherited loopback listener for the root namespace, the agents —
-// and, with --example seed, applies the seed manifests and a few pods. Each resource is recorded in
-// the state file before it is made; on failure everything made so far is removed again.
+// sysctls (inside lab namespaces only), the secondary networks' segments, the echo, DNS and DHCP
+// servers, `egress server` in the control-plane namespace with an inherited loopback listener for
+// the root namespace, the nodes' CNI bin dir (reference plugins + the lab's whereabouts shim), the
+// agents — and, with --example seed, applies the seed manifests (000, 003) and a few pods. Each
+// resource is recorded in the state file before it is made; on failure everything made so far is
+// removed again. Files are written only inside the state dir.
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
@@ -13,8 +25,9 @@ import { formatFieldError } from "../api/errors.js";
 import { applyManifests, parseManifests } from "../cli/apply.js";
 import { labDown } from "./down.js";
 import { checkLabId, controlPlaneNetns, hostNetns, LAB_ID_ENV, podNetnsPrefix } from "./names.js";
-import { CLI_MAIN, DEFAULT_TOPOLOGY, ECHO_SERVER, EXAMPLES_DIR } from "./paths.js";
+import { CLI_MAIN, DEFAULT_TOPOLOGY, ECHO_SERVER, EXAMPLES_DIR, WHEREABOUTS_PLUGIN } from "./paths.js";
 import { buildSteps, dnsmasqArgv, echoArgs, renderHostsFile, stepCommand } from "./plan.js";
+import { dhcpLeaseFile, dhcpServerArgv, whereaboutsFlatFile, whereaboutsShim } from "./secondary.js";
 import { type LabState, type ProcessRecord, readState, STATE_VERSION, writeState } from "./state.js";
 import { LabCommandError, listNetns, processArgv, runOk, sleep } from "./sys.js";
 import {
@@ -48,6 +61,8 @@ export interface UpOptions {
 }
 
 export const DNSMASQ = "/usr/sbin/dnsmasq";
+/** The reference CNI plugins (Debian containernetworking-plugins). */
+export const CNI_BIN_DIR = "/usr/lib/cni";
 
 export async function labUp(o: UpOptions): Promise<LabState> {
   const id = checkLabId(o.id);
@@ -146,6 +161,28 @@ async function build(
     );
   }
 
+  // Hosts on secondary networks: echo servers and DHCP servers (dnsmasq, leases in the state dir).
+  for (const net of topo.secondaryNetworks ?? [])
+    for (const h of net.hosts) {
+      if (h.echo)
+        await startProcess(state, `echo/${h.name}`, hostNetns(id, h.name), [
+          process.execPath,
+          ECHO_SERVER,
+          ...echoArgs(h.echo),
+        ]);
+      if (h.dhcp) {
+        const bin = o.dnsmasq ?? DNSMASQ;
+        if (!existsSync(bin)) throw new LabError(`dnsmasq not found at ${bin} (Debian package dnsmasq-base)`);
+        mkdirSync(join(state.stateDir, "dhcp"), { recursive: true });
+        await startProcess(
+          state,
+          `dhcp/${h.name}`,
+          hostNetns(id, h.name),
+          dhcpServerArgv(bin, { ...h, dhcp: h.dhcp }, dhcpLeaseFile(state.stateDir, h.name)),
+        );
+      }
+    }
+
   // The control plane: `egress server` inside the control-plane namespace, plus a listener on
   // loopback of the root namespace that the server inherits as fd 3.
   const cpNs = controlPlaneNetns(id);
@@ -212,6 +249,7 @@ async function build(
   } else {
     // The lab's DNS server doubles as the pods' resolver (names of the seeds' examples).
     const dnsAddress = labDnsAddress(topo);
+    const cniBin = prepareCniBinDir(state.stateDir, state.api.internalKubeconfig);
     for (const n of topo.nodes) {
       const labels = Object.entries(n.labels)
         .map(([k, v]) => (v === "" ? k : `${k}=${v}`))
@@ -228,6 +266,8 @@ async function build(
         podNetnsPrefix(id),
         "--state-dir",
         join(state.stateDir, "agents", n.name),
+        "--cni-bin-dir",
+        cniBin,
         ...(labels ? ["--labels", labels] : []),
         ...(dnsAddress ? ["--cluster-dns", dnsAddress] : []),
       ]);
@@ -236,6 +276,30 @@ async function build(
   writeState(state);
 
   if (o.example !== undefined) await applyExample(state, o.example, log);
+}
+
+/**
+ * The nodes' CNI bin dir, `<state>/cni/bin`: a link to every reference plugin of /usr/lib/cni and a
+ * `whereabouts` shim that runs this build's plugin with the lab's flat file
+ * (`<state>/cni/whereabouts.conf`: kubernetes datastore, the agents' kubeconfig) and host-lock dir.
+ * This is what a node installer does with /opt/cni/bin and /etc/cni/net.d/whereabouts.d; the lab
+ * keeps it in its state dir so nothing outside is written and several labs can coexist.
+ */
+function prepareCniBinDir(stateDir: string, kubeconfig: string): string {
+  const dir = join(stateDir, "cni");
+  const bin = join(dir, "bin");
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(join(dir, "locks"), { recursive: true });
+  for (const f of existsSync(CNI_BIN_DIR) ? readdirSync(CNI_BIN_DIR) : [])
+    if (f !== "whereabouts") symlinkSync(join(CNI_BIN_DIR, f), join(bin, f));
+  const flat = join(dir, "whereabouts.conf");
+  writeFileSync(flat, whereaboutsFlatFile(kubeconfig), { mode: 0o600 });
+  writeFileSync(
+    join(bin, "whereabouts"),
+    whereaboutsShim(process.execPath, WHEREABOUTS_PLUGIN, flat, join(dir, "locks")),
+  );
+  chmodSync(join(bin, "whereabouts"), 0o755);
+  return bin;
 }
 
 /** `--network-mode` of `lab up`: the same values and error shape as the topology field. */
@@ -375,7 +439,19 @@ export const SEED_PODS: { namespace: string; name: string; image: string }[] = [
   { namespace: "namespace3", name: "echo", image: "egress/echo" },
 ];
 
-export function seedManifests(): string {
+/** The pod `--example seed` adds for seed 003: one interface on every NetworkAttachmentDefinition
+ *  of 003-ipam.yaml, net1…net6 in this order (static-net's address is fixed, so only one pod in the
+ *  cluster may use it). An echo server, so pods on other nodes can reach it over the secondary
+ *  networks. */
+export const SEED_ATTACHMENT_POD = {
+  namespace: "default",
+  name: "multinet",
+  image: "egress/echo",
+  networks: ["static-net", "dhcp-net", "whereabouts-net", "tenant-a", "tenant-b", "dual-stack"],
+} as const;
+
+export function seedManifests(withAttachmentPod = true): string {
+  const p = SEED_ATTACHMENT_POD;
   const docs: unknown[] = [
     { apiVersion: "v1", kind: "Namespace", metadata: { name: "namespace3", labels: { env: "dev" } } },
     ...SEED_PODS.map((p) => ({
@@ -384,6 +460,21 @@ export function seedManifests(): string {
       metadata: { name: p.name, namespace: p.namespace, labels: { app: p.name } },
       spec: { containers: [{ name: "main", image: p.image }] },
     })),
+    ...(withAttachmentPod
+      ? [
+          {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: {
+              name: p.name,
+              namespace: p.namespace,
+              labels: { app: p.name },
+              annotations: { "k8s.v1.cni.cncf.io/networks": p.networks.join(",") },
+            },
+            spec: { containers: [{ name: "main", image: p.image }] },
+          },
+        ]
+      : []),
   ];
   return docs.map((d) => JSON.stringify(d)).join("\n---\n");
 }
@@ -415,6 +506,28 @@ async function waitForNodes(kc: k8s.KubeConfig, names: string[], log: (line: str
   }
 }
 
+/** The `"bridge"` of every NetworkAttachmentDefinition's CNI config (plugin or plugin list). */
+export function attachmentBridges(manifests: { kind: string; [k: string]: unknown }[]): string[] {
+  const out: string[] = [];
+  for (const m of manifests) {
+    if (m.kind !== "NetworkAttachmentDefinition") continue;
+    const config = (m.spec as { config?: unknown } | undefined)?.config;
+    let doc: unknown;
+    try {
+      doc = typeof config === "string" ? JSON.parse(config) : undefined;
+    } catch {
+      continue;
+    }
+    const d = doc as { bridge?: unknown; plugins?: { bridge?: unknown }[] } | undefined;
+    for (const p of [d, ...(Array.isArray(d?.plugins) ? d.plugins : [])])
+      if (typeof p?.bridge === "string") out.push(p.bridge);
+  }
+  return out;
+}
+
+/** Seed files `--example seed` applies (examples/seed/). */
+export const SEED_FILES = ["000-egressip.yaml", "003-ipam.yaml"] as const;
+
 async function applyExample(state: LabState, example: string, log: (line: string) => void): Promise<void> {
   if (example !== "seed")
     throw new LabError(`--example: unknown example ${JSON.stringify(example)} (known: seed)`);
@@ -425,12 +538,27 @@ async function applyExample(state: LabState, example: string, log: (line: string
     state.topology.nodes.map((n) => n.name),
     log,
   );
-  const file = join(EXAMPLES_DIR, "000-egressip.yaml");
-  if (!existsSync(file)) throw new LabError(`--example seed: ${file} not found`);
-  const lines = [
-    ...(await applyManifests(kc, parseManifests(readFileSync(file, "utf8"), file))),
-    ...(await applyManifests(kc, parseManifests(seedManifests(), "seed pods"))),
-  ];
+  // Applied unchanged, in this order: the seed pods' networks must exist before the pods.
+  const lines: string[] = [];
+  const bridges: string[] = [];
+  for (const name of SEED_FILES) {
+    const file = join(EXAMPLES_DIR, name);
+    if (!existsSync(file)) throw new LabError(`--example seed: ${file} not found`);
+    const manifests = parseManifests(readFileSync(file, "utf8"), file);
+    bridges.push(...attachmentBridges(manifests));
+    lines.push(...(await applyManifests(kc, manifests)));
+  }
+  // Without segments for the attachments' bridges (a topology with `secondaryNetworks: []`), the
+  // bridge plugin would make isolated bridges and DHCP could never succeed: no such pod then.
+  const have = new Set((state.topology.secondaryNetworks ?? []).map((n) => n.bridge));
+  const missing = [...new Set(bridges)].filter((b) => !have.has(b));
+  if (missing.length > 0) {
+    const note = `seed pod ${SEED_ATTACHMENT_POD.namespace}/${SEED_ATTACHMENT_POD.name} not created: the topology has no secondary network for bridge(s) ${missing.join(", ")} that 003-ipam.yaml's attachments use`;
+    state.notes.push(note);
+    writeState(state);
+    log(note);
+  }
+  lines.push(...(await applyManifests(kc, parseManifests(seedManifests(missing.length === 0), "seed pods"))));
   for (const l of lines) log(l);
 }
 

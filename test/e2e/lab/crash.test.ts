@@ -72,7 +72,8 @@ test("SIGKILL of `lab up` mid-way, then `lab down` removes what it made", {
   state = JSON.parse(readFileSync(file, "utf8")) as LabState;
   assert.equal(state.phase, "creating");
   const made = labNamespaces(id);
-  assert.ok(made.length === 8, `namespaces ${made}`);
+  // 8 of the underlay and control plane + the 2 hosts of the default secondary networks.
+  assert.ok(made.length === 10, `namespaces ${made}`);
   const pids = state.processes.map((p) => p.pid).filter((p): p is number => p !== null);
   assert.ok(pids.length > 0);
 

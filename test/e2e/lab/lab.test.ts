@@ -55,7 +55,13 @@ after(() => {
 test("namespaces of the lab exist, named for its id", opts, () => {
   assert.deepEqual(
     labNamespaces(id),
-    ["cp", "ext1", "fabric", "node1", "node2", "node3", "router", "web"].map(ns).sort(),
+    [
+      ...["cp", "ext1", "fabric", "node1", "node2", "node3", "router", "web"],
+      // hosts of the default secondary networks (seed 003)
+      ...["dhcpsrv", "staticgw"],
+    ]
+      .map(ns)
+      .sort(),
   );
   const addr = nodeIn(
     ns("node1"),
@@ -96,7 +102,14 @@ test("status --output json lists nodes, external hosts, DNS and the API", opts, 
     s.processes.every((p) => p.running),
     JSON.stringify(s.processes),
   );
-  assert.deepEqual(s.processes.map((p) => p.name).sort(), ["apiserver", "dns/ext1", "echo/ext1", "echo/web"]);
+  assert.deepEqual(s.processes.map((p) => p.name).sort(), [
+    "apiserver",
+    "dhcp/dhcpsrv",
+    "dns/ext1",
+    "echo/ext1",
+    "echo/staticgw",
+    "echo/web",
+  ]);
   const text = lab(["status", "--id", id, "--state-dir", stateDir]);
   assert.match(text.stdout, /node2\s+eth0=192\.168\.126\.12\/18/);
 });
@@ -258,14 +271,14 @@ test("a second `lab up` with the same id is refused and changes nothing", opts, 
   const again = lab(["up", "--id", id, "--state-dir", stateDir, "--no-agents"]);
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already has a state file/);
-  assert.equal(labNamespaces(id).length, 8);
+  assert.equal(labNamespaces(id).length, 10);
 });
 
 test("lab down removes every namespace and process; the root namespace is unchanged", opts, () => {
-  assert.ok(pids.length === 4 && pids.every(alive), `pids ${pids}`);
+  assert.ok(pids.length === 6 && pids.every(alive), `pids ${pids}`);
   const down = lab(["down", "--id", id, "--state-dir", stateDir]);
   assert.equal(down.status, 0, down.stderr);
-  assert.match(down.stdout, /4 processes stopped, 8 namespaces deleted/);
+  assert.match(down.stdout, /6 processes stopped, 10 namespaces deleted/);
   assert.deepEqual(labNamespaces(id), []);
   assert.deepEqual(pids.filter(alive), []);
   assert.throws(() => readFileSync(join(stateDir, "state.json")), /ENOENT/);
