@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(nftables iproute2 containernetworking-plugins iputils-arping dnsmasq-base iperf3 squid openssl procps)
+DEBIAN_PACKAGES=(nftables iproute2 containernetworking-plugins iputils-arping dnsmasq-base iperf3 squid openssl procps gcc libc6-dev)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

@@ -3,11 +3,21 @@
 //   1. latency: sequential ADDs (one caller), p50/p99, next to the bare `node -e 0` start time;
 //   2. throughput: 1,000 ADDs from 50 concurrent callers on one pool: total time and duplicates.
 // Run after building: node <out>/bench/ipam/add.bench.js [--sequential N] [--total N] [--callers N]
+// --daemon: each call is the compiled shim (<out>/bin/whereabouts) talking to a resident
+// `egress ipam daemon` (its own process); next to the plugin's times it reports a bare shim start.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { resultIPs, runCni, wbConfig } from "../../test/e2e/ipam/helpers.js";
+import {
+  type CniCall,
+  type DaemonProcess,
+  resultIPs,
+  runCni,
+  SHIM,
+  startDaemon,
+  wbConfig,
+} from "../../test/e2e/ipam/helpers.js";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -16,17 +26,25 @@ function arg(name: string, def: number): number {
 const SEQUENTIAL = arg("sequential", 100);
 const TOTAL = arg("total", 1000);
 const CALLERS = arg("callers", 50);
+const DAEMON = process.argv.includes("--daemon");
 
 const pct = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const fmt = (v: number): string => v.toFixed(1);
 
 const dir = mkdtempSync(join(tmpdir(), "wb-bench-"));
+let daemon: DaemonProcess | undefined;
 try {
+  const socket = join(dir, "daemon.sock");
+  if (DAEMON) daemon = await startDaemon(socket);
+  const env = { WHEREABOUTS_DAEMON_SOCKET: socket };
+  const call = (c: CniCall) => (DAEMON ? runCni({ ...c, env }, undefined, [SHIM]) : runCni(c));
   const bare: number[] = [];
   for (let i = 0; i < 20; i++) {
     const t0 = performance.now();
-    spawnSync(process.execPath, ["-e", "0"]);
+    // Daemon mode: a call the daemon rejects at once (no CNI_COMMAND) = shim start + one round trip.
+    if (DAEMON) spawnSync(SHIM, [], { env: { WHEREABOUTS_DAEMON_SOCKET: socket }, input: "" });
+    else spawnSync(process.execPath, ["-e", "0"]);
     bare.push(performance.now() - t0);
   }
   bare.sort((a, b) => a - b);
@@ -34,7 +52,7 @@ try {
   const seqConf = wbConfig({ range: "10.40.0.0/16", datastore: "file", data_dir: join(dir, "seq") });
   const lat: number[] = [];
   for (let i = 0; i < SEQUENTIAL; i++) {
-    const out = await runCni({
+    const out = await call({
       command: "ADD",
       containerID: `s${i}`,
       args: `K8S_POD_NAMESPACE=b;K8S_POD_NAME=s${i}`,
@@ -58,7 +76,7 @@ try {
   await Promise.all(
     Array.from({ length: CALLERS }, async () => {
       for (let i = next++; i < TOTAL; i = next++) {
-        const out = await runCni({
+        const out = await call({
           command: "ADD",
           containerID: `c${i}`,
           args: `K8S_POD_NAMESPACE=b;K8S_POD_NAME=c${i}`,
@@ -72,9 +90,13 @@ try {
   const total = performance.now() - t0;
   const duplicates = [...seen.values()].filter((n) => n > 1).length;
 
+  const daemonStats = await daemon?.stop();
+  daemon = undefined;
   const report = {
     node: process.version,
-    bareNodeStartMs: { p50: fmt(pct(bare, 50)), p99: fmt(pct(bare, 99)) },
+    mode: DAEMON ? "daemon + shim" : "plugin process per call",
+    loadAverage: loadavg().map((l) => l.toFixed(1)),
+    [DAEMON ? "bareShimCallMs" : "bareNodeStartMs"]: { p50: fmt(pct(bare, 50)), p99: fmt(pct(bare, 99)) },
     sequentialAdd: {
       n: SEQUENTIAL,
       p50Ms: fmt(pct(lat, 50)),
@@ -90,9 +112,11 @@ try {
       duplicates,
       failures,
     },
+    ...(daemonStats ? { daemon: daemonStats } : {}),
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   if (duplicates > 0 || failures > 0) process.exitCode = 1;
 } finally {
+  await daemon?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
-// A minimal `egress` program with only the `ipam` commands, for tests that spawn the CLI before the
-// lead wires registerIpamCommands into main.ts.
+// A minimal `egress` program with only the `ipam` commands: for tests, and the light entry the agent
+// starts `egress ipam daemon` through (main.js loads every command and takes longer to start).
 import { Command } from "commander";
 import { registerIpamCommands } from "./ipam.js";
 

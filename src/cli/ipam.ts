@@ -1,6 +1,9 @@
 // `egress ipam reconcile`: runs the Whereabouts reconciler once against the API (kubernetes datastore
 // only; the file datastore has no pod list to compare with) and prints what it removed. The decision
 // is src/ipam/reconcile.ts; reading and writing is src/controllers/ipam/apply.ts. Must not decide.
+// `egress ipam daemon --socket PATH`: the resident IPAM daemon the whereabouts shim talks to
+// (src/ipam/daemon.ts); runs until SIGTERM/SIGINT (or, with --exit-on-stdin-close, until its parent
+// closes its stdin) and prints its counters as JSON on stderr when it stops.
 import type { Command } from "commander";
 import { formatRemoval, reconcileOnce } from "../controllers/ipam/apply.js";
 import { Client } from "../controllers/runtime/client.js";
@@ -15,6 +18,35 @@ interface Flags {
 
 export function registerIpamCommands(program: Command): void {
   const ipam = program.command("ipam").description("Whereabouts IPAM administration");
+  ipam
+    .command("daemon")
+    .description(
+      "run the resident Whereabouts IPAM daemon: the whereabouts shim forwards CNI calls to it over a unix socket",
+    )
+    .option("--socket <path>", "unix socket to listen on", "/run/whereabouts/daemon.sock")
+    .option("--max-batch <n>", "most transactions of one pool coalesced into one store write", "100")
+    .option("--exit-on-stdin-close", "stop when stdin reaches end of file (the parent that started it died)")
+    .action(async (o: { socket: string; maxBatch: string; exitOnStdinClose?: boolean }) => {
+      const maxBatch = Number(o.maxBatch);
+      if (!Number.isInteger(maxBatch) || maxBatch < 1)
+        throw new Error(`--max-batch: ${JSON.stringify(o.maxBatch)} is not a positive integer`);
+      // Loaded here, so the other commands do not pay for the datastore modules.
+      const { startIpamDaemon } = await import("../ipam/daemon.js");
+      const daemon = await startIpamDaemon({ socketPath: o.socket, maxBatch });
+      process.stdout.write(`whereabouts daemon listening on ${daemon.socketPath}\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGTERM", resolve);
+        process.once("SIGINT", resolve);
+        if (o.exitOnStdinClose) {
+          process.stdin.on("end", resolve);
+          process.stdin.on("error", resolve);
+          process.stdin.resume();
+        }
+      });
+      await daemon.close();
+      process.stderr.write(`${JSON.stringify(daemon.stats())}\n`);
+      process.exit(0);
+    });
   ipam
     .command("reconcile")
     .description(

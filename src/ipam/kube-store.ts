@@ -217,15 +217,22 @@ export class KubernetesStore implements IPAMStore {
     read: ReadonlyMap<string, IPPool>,
   ): Promise<void> {
     const recreated = new Set(change.createReservations.map((r) => r.name));
-    for (const name of change.deleteReservations)
-      if (recreated.has(name)) {
-        await this.client.deleteReservation(name);
-        owned.delete(name);
-      }
-    for (const r of change.createReservations) {
-      await this.client.createReservation(r);
-      owned.set(r.name, r);
-    }
+    // Independent reservation writes go out concurrently (a daemon's batch holds dozens); the order
+    // that matters for crash safety is only reservations → pools → reservation deletes.
+    await settleAll(
+      change.deleteReservations
+        .filter((name) => recreated.has(name))
+        .map(async (name) => {
+          await this.client.deleteReservation(name);
+          owned.delete(name);
+        }),
+    );
+    await settleAll(
+      change.createReservations.map(async (r) => {
+        await this.client.createReservation(r);
+        owned.set(r.name, r);
+      }),
+    );
     for (const p of change.pools) {
       const before = read.get(p.name);
       if (p.resourceVersion === "" || !before) await this.client.createPool(p);
@@ -243,11 +250,14 @@ export class KubernetesStore implements IPAMStore {
         await this.client.patchPool(p.name, set, remove);
       } else await this.client.replacePool(p);
     }
-    for (const name of change.deleteReservations)
-      if (!recreated.has(name)) {
-        await this.client.deleteReservation(name);
-        owned.delete(name);
-      }
+    await settleAll(
+      change.deleteReservations
+        .filter((name) => !recreated.has(name))
+        .map(async (name) => {
+          await this.client.deleteReservation(name);
+          owned.delete(name);
+        }),
+    );
   }
 
   /** Reservations are created before the pools are written and deleted after, so that a crash or a
@@ -276,6 +286,15 @@ export class KubernetesStore implements IPAMStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Waits for every promise (so nothing is left running when the caller retries) and then throws the
+ *  first conflict, else the first other error. */
+async function settleAll(ps: Promise<void>[]): Promise<void> {
+  const rs = await Promise.allSettled(ps);
+  const errors = rs.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  if (errors.length === 0) return;
+  throw errors.find((e) => e instanceof StoreConflictError) ?? errors[0];
 }
 
 /** Errors worth retrying: the API did not answer, or answered 429/5xx (kube-http.ts KubeApiError,

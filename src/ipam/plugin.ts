@@ -44,8 +44,7 @@ export const openConfiguredStore: StoreOpener = async (conf) => {
   } catch (e) {
     throw new ConfigError("ipam.kubernetes.kubeconfig", kubeconfig, `cannot load: ${(e as Error).message}`);
   }
-  // Upstream keeps its objects in the namespace whereabouts runs in (WHEREABOUTS_NAMESPACE).
-  const client = new HttpIPAMClient(conn, process.env.WHEREABOUTS_NAMESPACE || "kube-system");
+  const client = new HttpIPAMClient(conn, kubeNamespace(process.env));
   const store = new KubernetesStore(client, { timeoutMs: conf.lockTimeoutMs });
   const timing = { waitMs: 0, holdMs: 0, startMs: performance.now() };
   return {
@@ -85,16 +84,24 @@ export const openConfiguredStore: StoreOpener = async (conf) => {
   };
 };
 
+/** Upstream keeps its objects in the namespace whereabouts runs in (WHEREABOUTS_NAMESPACE). */
+export const kubeNamespace = (env: Record<string, string | undefined>): string =>
+  env.WHEREABOUTS_NAMESPACE || "kube-system";
+
 /** The host-local queue of the kubernetes datastore: `$WHEREABOUTS_LOCK_DIR` (default
  *  `<tmpdir>/whereabouts-locks`), one lock file per network_name. */
-async function hostLock(network: string, timeoutMs: number): Promise<{ release(): void } | undefined> {
+export async function hostLock(
+  network: string,
+  timeoutMs: number,
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ release(): void } | undefined> {
   const [{ lockExclusive }, { mkdirSync }, { tmpdir }, { join }] = await Promise.all([
     import("./file-store.js"),
     import("node:fs"),
     import("node:os"),
     import("node:path"),
   ]);
-  const dir = process.env.WHEREABOUTS_LOCK_DIR || join(tmpdir(), "whereabouts-locks");
+  const dir = env.WHEREABOUTS_LOCK_DIR || join(tmpdir(), "whereabouts-locks");
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch {

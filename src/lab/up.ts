@@ -249,28 +249,35 @@ async function build(
   } else {
     // The lab's DNS server doubles as the pods' resolver (names of the seeds' examples).
     const dnsAddress = labDnsAddress(topo);
-    const cniBin = prepareCniBinDir(state.stateDir, state.api.internalKubeconfig);
+    const cni = prepareCniBinDir(state.stateDir, state.api.internalKubeconfig);
     for (const n of topo.nodes) {
       const labels = Object.entries(n.labels)
         .map(([k, v]) => (v === "" ? k : `${k}=${v}`))
         .join(",");
-      await startProcess(state, `agent/${n.name}`, hostNetns(id, n.name), [
-        process.execPath,
-        CLI_MAIN,
-        "agent",
-        "--node",
-        n.name,
-        "--kubeconfig",
-        state.api.internalKubeconfig,
-        "--netns-prefix",
-        podNetnsPrefix(id),
-        "--state-dir",
-        join(state.stateDir, "agents", n.name),
-        "--cni-bin-dir",
-        cniBin,
-        ...(labels ? ["--labels", labels] : []),
-        ...(dnsAddress ? ["--cluster-dns", dnsAddress] : []),
-      ]);
+      await startProcess(
+        state,
+        `agent/${n.name}`,
+        hostNetns(id, n.name),
+        [
+          process.execPath,
+          CLI_MAIN,
+          "agent",
+          "--node",
+          n.name,
+          "--kubeconfig",
+          state.api.internalKubeconfig,
+          "--netns-prefix",
+          podNetnsPrefix(id),
+          "--state-dir",
+          join(state.stateDir, "agents", n.name),
+          "--cni-bin-dir",
+          cni.bin,
+          ...(labels ? ["--labels", labels] : []),
+          ...(dnsAddress ? ["--cluster-dns", dnsAddress] : []),
+        ],
+        undefined,
+        cni.env,
+      );
     }
   }
   writeState(state);
@@ -285,7 +292,10 @@ async function build(
  * This is what a node installer does with /opt/cni/bin and /etc/cni/net.d/whereabouts.d; the lab
  * keeps it in its state dir so nothing outside is written and several labs can coexist.
  */
-function prepareCniBinDir(stateDir: string, kubeconfig: string): string {
+function prepareCniBinDir(
+  stateDir: string,
+  kubeconfig: string,
+): { bin: string; env: Record<string, string> } {
   const dir = join(stateDir, "cni");
   const bin = join(dir, "bin");
   mkdirSync(bin, { recursive: true });
@@ -299,7 +309,9 @@ function prepareCniBinDir(stateDir: string, kubeconfig: string): string {
     whereaboutsShim(process.execPath, WHEREABOUTS_PLUGIN, flat, join(dir, "locks")),
   );
   chmodSync(join(bin, "whereabouts"), 0o755);
-  return bin;
+  // The same settings in the agents' environment, which they pass on to every plugin call — also to
+  // the compiled whereabouts shim of the resident IPAM daemon, which comes before this dir.
+  return { bin, env: { WHEREABOUTS_FLATFILE: flat, WHEREABOUTS_LOCK_DIR: join(dir, "locks") } };
 }
 
 /** `--network-mode` of `lab up`: the same values and error shape as the topology field. */
@@ -322,6 +334,7 @@ async function startProcess(
   netns: string,
   argv: string[],
   extraFd?: number,
+  extraEnv?: Record<string, string>,
 ): Promise<ProcessRecord> {
   const logPath = join(state.stateDir, "logs", `${name.replace(/\//g, "-")}.log`);
   const rec: ProcessRecord = { name, netns, argv, pid: null, log: logPath };
@@ -335,7 +348,7 @@ async function startProcess(
     const child = spawn("nsenter", [`--net=/var/run/netns/${netns}`, "--", ...argv], {
       detached: true,
       stdio: extraFd === undefined ? ["ignore", out, out] : ["ignore", out, out, extraFd],
-      env: childEnv(state.id),
+      env: { ...childEnv(state.id), ...extraEnv },
     });
     await new Promise<void>((resolve, reject) => {
       child.once("spawn", () => resolve());

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -13,6 +13,7 @@ import {
   type PluginCall,
   parseNetworksAnnotation,
   pluginsOf,
+  WhereaboutsDaemonManager,
 } from "./attachments.js";
 
 describe("attachments: k8s.v1.cni.cncf.io/networks", () => {
@@ -247,6 +248,116 @@ describe("attachments: ADD/DEL with a fake plugin runner", () => {
       );
     } finally {
       await rm(t.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("attachments: whereabouts through the resident daemon", () => {
+  const nads: Record<string, string> = {
+    "default/wb":
+      '{"cniVersion":"1.0.0","name":"wb","type":"bridge","ipam":{"type":"whereabouts","range":"10.9.0.0/24"}}',
+    "default/st":
+      '{"cniVersion":"1.0.0","name":"st","type":"bridge","ipam":{"type":"static","addresses":[{"address":"10.1.0.5/24"}]}}',
+  };
+  const run = async (whereabouts: (dir: string) => WhereaboutsDaemonManager | null) => {
+    const dir = await mkdtemp(join(tmpdir(), "att-wb-"));
+    const calls: PluginCall[] = [];
+    const logs: string[] = [];
+    try {
+      const opts = {
+        pod: {
+          namespace: "default",
+          name: "p",
+          uid: "u1",
+          annotations: { "k8s.v1.cni.cncf.io/networks": "wb,st" },
+        },
+        netnsPath: "/x",
+        binDirs: ["/usr/lib/cni"],
+        stateDir: dir,
+        dhcp: new DhcpDaemonManager(join(dir, "dhcp.sock")),
+        whereabouts: whereabouts(dir),
+        log: (m: string) => logs.push(m),
+        runPlugin: async (c: PluginCall) => {
+          calls.push(c);
+          return { ips: [{ address: "10.9.0.1/24" }] };
+        },
+      };
+      await attachNetworks({ ...opts, getNetworkAttachmentDefinition: async (ns, n) => nads[`${ns}/${n}`] });
+      await detachNetworks(opts);
+      return {
+        calls: calls.map(
+          (c) =>
+            `${c.command} ${c.config.name} ${c.binDirs.join(":")} ${c.env?.WHEREABOUTS_DAEMON_SOCKET ?? "-"}`,
+        ),
+        logs,
+        dir,
+      };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+  /** A manager with a (fake) built shim whose daemon start is stubbed. */
+  const stubbed = (fail: boolean) => (dir: string) => {
+    const shim = join(dir, "shim", "whereabouts");
+    const m = new WhereaboutsDaemonManager(join(dir, "wb.sock"), { shim });
+    m.ensure = async () => {
+      if (fail) throw new Error("cannot start");
+      return m.socketPath;
+    };
+    return m;
+  };
+
+  it("whereabouts attachments get the shim dir first and the daemon socket; others are untouched", async () => {
+    const r = await run((dir) => {
+      const m = stubbed(false)(dir);
+      return m;
+    }).catch((e: unknown) => e);
+    // The shim file does not exist in this run: the manager reports no shim, so nothing changes.
+    assert.ok(!(r instanceof Error), String(r));
+    const withShim = await (async () => {
+      const dir = await mkdtemp(join(tmpdir(), "att-wb-shim-"));
+      const { mkdir } = await import("node:fs/promises");
+      await mkdir(join(dir, "shim"));
+      await writeFile(join(dir, "shim", "whereabouts"), "");
+      try {
+        return await run(() => stubbed(false)(dir));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    })();
+    const shimDir = withShim.calls[0]!.split(" ")[2]!.split(":")[0]!;
+    assert.match(shimDir, /att-wb-shim-.*\/shim$/);
+    assert.deepEqual(
+      withShim.calls.map((c) => c.replace(shimDir, "SHIM").replace(/\S+wb\.sock$/, "SOCK")),
+      [
+        "ADD wb SHIM:/usr/lib/cni SOCK",
+        "ADD st /usr/lib/cni -",
+        "DEL st /usr/lib/cni -",
+        "DEL wb SHIM:/usr/lib/cni SOCK",
+      ],
+    );
+  });
+
+  it("no manager (null), no built shim, or a daemon that cannot start: the plugin runs per call", async () => {
+    const none = await run(() => null);
+    assert.deepEqual(none.calls, [
+      "ADD wb /usr/lib/cni -",
+      "ADD st /usr/lib/cni -",
+      "DEL st /usr/lib/cni -",
+      "DEL wb /usr/lib/cni -",
+    ]);
+    const unbuilt = await run(stubbed(false));
+    assert.deepEqual(unbuilt.calls, none.calls);
+    const dir = await mkdtemp(join(tmpdir(), "att-wb-fail-"));
+    try {
+      const { mkdir } = await import("node:fs/promises");
+      await mkdir(join(dir, "shim"));
+      await writeFile(join(dir, "shim", "whereabouts"), "");
+      const failing = await run(() => stubbed(true)(dir));
+      assert.deepEqual(failing.calls, none.calls);
+      assert.match(failing.logs.join("\n"), /whereabouts daemon unavailable.*cannot start/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,13 +4,16 @@
 // shim dir in the bin dirs) against the pod's network namespace as interfaces net1, net2, …, and
 // returns the `k8s.v1.cni.cncf.io/network-status` entries. The configs used at ADD are kept in the
 // state dir, so DEL works after a NAD is deleted or changed. DHCP attachments get the reference
-// `dhcp` daemon, started on demand with its own socket (injected as `ipam.daemonSocketPath`).
+// `dhcp` daemon, started on demand with its own socket (injected as `ipam.daemonSocketPath`);
+// whereabouts attachments get our resident IPAM daemon (`egress ipam daemon`), started on demand,
+// with the compiled shim put first in the bin dirs and WHEREABOUTS_DAEMON_SOCKET set for the call.
 // Parsing and status rendering are pure; running plugins and the daemon are the adapters here.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { run } from "../exec.js";
 import { DEFAULT_CNI_BIN_DIR } from "./cni.js";
 
@@ -188,6 +191,18 @@ export interface PluginCall {
   binDirs: string[];
   /** The single-plugin config (for a plugin list: one element with name/cniVersion/prevResult). */
   config: Obj;
+  /** Extra environment for the plugin (e.g. WHEREABOUTS_DAEMON_SOCKET; delegating plugins pass their
+   *  environment on to their IPAM plugin). */
+  env?: Record<string, string>;
+}
+
+/** The WHEREABOUTS_* variables of an environment (WHEREABOUTS_FLATFILE, WHEREABOUTS_LOCK_DIR, …):
+ *  the agent passes its own on to plugins, so a node installer that cannot write
+ *  /etc/cni/net.d/whereabouts.d (the lab) configures whereabouts through the agent's environment. */
+export function whereaboutsEnvOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith("WHEREABOUTS_") && v !== undefined) out[k] = v;
+  return out;
 }
 
 /** Runs one CNI plugin and returns its parsed stdout (ADD result). Throws on failure. */
@@ -205,6 +220,8 @@ export function execPluginRunner(hostNetns?: string): PluginRunner {
     if (!bin) throw new Error(`plugin ${type} not found in ${c.binDirs.join(":")}`);
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
+      // The node's whereabouts settings (flat file, lock dir) as the installer gave them to the agent.
+      ...whereaboutsEnvOf(process.env),
       CNI_COMMAND: c.command,
       CNI_CONTAINERID: c.containerId,
       CNI_NETNS: c.netns,
@@ -213,6 +230,7 @@ export function execPluginRunner(hostNetns?: string): PluginRunner {
       CNI_ARGS: Object.entries(c.args)
         .map(([k, v]) => `${k}=${v}`)
         .join(";"),
+      ...c.env,
     };
     const [cmd, args] = hostNetns ? ["ip", ["netns", "exec", hostNetns, bin]] : [bin, []];
     const r = await run(cmd, args as string[], {
@@ -248,6 +266,9 @@ export function pluginsOf(config: Obj): Obj[] {
 
 const usesDhcp = (config: Obj): boolean =>
   pluginsOf(config).some((p) => isObj(p.ipam) && p.ipam.type === "dhcp");
+
+const usesWhereabouts = (config: Obj): boolean =>
+  pluginsOf(config).some((p) => p.type === "whereabouts" || (isObj(p.ipam) && p.ipam.type === "whereabouts"));
 
 // ----------------------------------------------------------------------------------- DHCP daemon
 
@@ -328,6 +349,135 @@ export class DhcpDaemonManager {
   }
 }
 
+// ----------------------------------------------------------------------------- whereabouts daemon
+
+/** dist/src/agent/kubelet → dist/bin/whereabouts (scripts/build-cni-shim.mjs) and the light CLI entry. */
+const WHEREABOUTS_SHIM = fileURLToPath(new URL("../../../bin/whereabouts", import.meta.url));
+const IPAM_ENTRY = fileURLToPath(new URL("../../cli/ipam-entry.js", import.meta.url));
+
+/** Our resident Whereabouts IPAM daemon (`egress ipam daemon --socket P`), one per agent, started on
+ *  the first whereabouts attachment. Calls go through the compiled shim, which forwards them to the
+ *  daemon (and runs the Node plugin itself when the daemon is gone, so a dead daemon costs speed, not
+ *  correctness). The daemon holds no state of its own (the datastore does), so it exits with the
+ *  agent (its stdin is a pipe from the agent) and is simply started again. */
+export class WhereaboutsDaemonManager {
+  private child: ChildProcess | undefined;
+  private starting: Promise<string> | undefined;
+
+  constructor(
+    readonly socketPath: string,
+    private readonly opts: { shim?: string; entry?: string; log?: (msg: string) => void } = {},
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** The directory of the compiled shim, or undefined when it is not built (the plugin then runs
+   *  as a Node process per call, as before). */
+  get shimDir(): string | undefined {
+    const shim = this.opts.shim ?? WHEREABOUTS_SHIM;
+    return existsSync(shim) ? dirname(shim) : undefined;
+  }
+
+  private alive(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const s = connect(this.socketPath);
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+  }
+
+  /** Starts the daemon unless one answers on the socket. */
+  ensure(): Promise<string> {
+    this.starting ??= this.start().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async start(): Promise<string> {
+    if (await this.alive()) return this.socketPath;
+    const child = spawn(
+      process.execPath,
+      [this.opts.entry ?? IPAM_ENTRY, "ipam", "daemon", "--socket", this.socketPath, "--exit-on-stdin-close"],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    this.child = child;
+    let err = "";
+    child.stdout?.resume();
+    child.stderr?.on("data", (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+    });
+    child.on("exit", (code, signal) => {
+      this.opts.log?.(`whereabouts daemon exited (${code ?? signal}): ${err.trim()}`);
+      if (this.child === child) this.child = undefined;
+    });
+    // Not a reason for the agent's event loop to stay alive (it stops the daemon, or its exit does).
+    child.unref();
+    for (const s of [child.stdin, child.stdout, child.stderr])
+      (s as { unref?: () => void } | null)?.unref?.();
+    for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null || child.signalCode !== null) break;
+      if (await this.alive()) return this.socketPath;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`whereabouts daemon did not come up on ${this.socketPath}: ${err.trim()}`);
+  }
+
+  /** Stops the daemon this manager started (by pid). Calls in flight are finished first. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 25_000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    this.child = undefined;
+  }
+}
+
+/** Managers made for callers that pass none: one per socket, i.e. per agent state dir. */
+const defaultWhereabouts = new Map<string, WhereaboutsDaemonManager>();
+
+/** The manager for an agent that passes none: `<dir of the dhcp socket>/whereabouts.sock`. */
+function whereaboutsFor(opts: DetachOptions): WhereaboutsDaemonManager | undefined {
+  if (opts.whereabouts !== undefined) return opts.whereabouts ?? undefined;
+  const socket = join(dirname(opts.dhcp.socketPath), "whereabouts.sock");
+  let m = defaultWhereabouts.get(socket);
+  if (!m) {
+    m = new WhereaboutsDaemonManager(socket);
+    defaultWhereabouts.set(socket, m);
+  }
+  return m;
+}
+
+/** Stops the whereabouts daemons started for callers that passed no manager (agent stop). */
+export async function stopWhereaboutsDaemons(): Promise<void> {
+  await Promise.all([...defaultWhereabouts.values()].map((m) => m.stop()));
+}
+
+/** Bin dirs and environment for running one attachment: with the daemon when it uses whereabouts and
+ *  the shim is built; a daemon that cannot start is logged and the plugin runs on its own. */
+async function whereaboutsRoute(
+  config: Obj,
+  opts: DetachOptions,
+): Promise<{ binDirs: string[]; env?: Record<string, string> }> {
+  const m = usesWhereabouts(config) ? whereaboutsFor(opts) : undefined;
+  const shimDir = m?.shimDir;
+  if (!m || !shimDir) return { binDirs: opts.binDirs };
+  try {
+    await m.ensure();
+  } catch (e) {
+    opts.log?.(`whereabouts daemon unavailable, running the plugin per call: ${(e as Error).message}`);
+    return { binDirs: opts.binDirs };
+  }
+  return { binDirs: [shimDir, ...opts.binDirs], env: { WHEREABOUTS_DAEMON_SOCKET: m.socketPath } };
+}
+
 // ------------------------------------------------------------------------------- attach / detach
 
 export interface PodRef {
@@ -350,8 +500,12 @@ export interface AttachOptions {
   /** Where the configs used at ADD are kept per pod (for DEL). */
   stateDir: string;
   dhcp: DhcpDaemonManager;
+  /** The whereabouts IPAM daemon; default: one per agent, socket `whereabouts.sock` beside the dhcp
+   *  socket (stop it with stopWhereaboutsDaemons()); null: none, the plugin runs per call. */
+  whereabouts?: WhereaboutsDaemonManager | null;
   /** Injected for tests; default: execPluginRunner(). */
   runPlugin?: PluginRunner;
+  log?: (msg: string) => void;
 }
 
 export type DetachOptions = Omit<AttachOptions, "getNetworkAttachmentDefinition">;
@@ -392,16 +546,18 @@ const cniArgs = (pod: PodRef, containerId: string): Record<string, string> => ({
 async function runList(
   command: "ADD" | "DEL",
   a: StoredAttachment,
-  o: { netnsPath: string; binDirs: string[]; pod: PodRef; runPlugin: PluginRunner },
+  o: { netnsPath: string; pod: PodRef; runPlugin: PluginRunner; route: DetachOptions },
 ): Promise<unknown> {
   const plugins = pluginsOf(a.config);
+  const { binDirs, env } = await whereaboutsRoute(a.config, o.route);
   const base = {
     command,
     containerId: a.containerId,
     netns: o.netnsPath,
     ifname: a.selection.interface,
     args: cniArgs(o.pod, a.containerId),
-    binDirs: o.binDirs,
+    binDirs,
+    ...(env ? { env } : {}),
   };
   if (command === "DEL") {
     // Every plugin, last first; errors collected so one broken plugin does not keep the others' state.
@@ -480,7 +636,7 @@ export async function attachNetworks(opts: AttachOptions): Promise<{ networkStat
   const stored = await readState(opts.stateDir, opts.pod.uid);
   const done: StoredAttachment[] = [];
   const statuses: NetworkStatus[] = [];
-  const ctx = { netnsPath: opts.netnsPath, binDirs: opts.binDirs, pod: opts.pod, runPlugin };
+  const ctx = { netnsPath: opts.netnsPath, pod: opts.pod, runPlugin, route: opts };
   for (const sel of selections) {
     const net = `${sel.namespace}/${sel.name}`;
     let att = stored.find(
@@ -523,7 +679,7 @@ export async function attachNetworks(opts: AttachOptions): Promise<{ networkStat
 export async function detachNetworks(opts: DetachOptions): Promise<void> {
   const stored = await readState(opts.stateDir, opts.pod.uid);
   const runPlugin = opts.runPlugin ?? execPluginRunner();
-  const ctx = { netnsPath: opts.netnsPath, binDirs: opts.binDirs, pod: opts.pod, runPlugin };
+  const ctx = { netnsPath: opts.netnsPath, pod: opts.pod, runPlugin, route: opts };
   const errors: string[] = [];
   for (const s of [...stored].reverse()) {
     try {

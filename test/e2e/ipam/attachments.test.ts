@@ -145,6 +145,9 @@ describe("secondary-network attachments (003-ipam.yaml)", {
       binDirs: [shim, "/usr/lib/cni"],
       stateDir: join(dir, "state"),
       dhcp: dhcp!,
+      // The Node plugin through the script shim above (its environment names the flat file); the
+      // daemon route is tested in daemon.test.ts.
+      whereabouts: null,
       runPlugin: execPluginRunner(NODE),
     };
     const r = await attachNetworks({
