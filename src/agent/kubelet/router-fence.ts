@@ -14,7 +14,7 @@ import { egressAddresses, fenceEgress, linksUp, probeFromBridge, unfenceEgress }
  * Silence from the API after which router pods are fenced. Long enough that one failed heartbeat
  * (1 s interval + 1.5 s timeout, retried 1 s later) does not fence; not longer than the control
  * plane's --node-monitor-grace-period (at least 3.5 s), measured from the same last heartbeat: a
- * replacement can take the source only after that grace, its start and its own 1 s
+ * replacement can take the source only after that grace, its start and its own ~1.7 s
  * duplicate-address probe, so the old pod is silent first.
  */
 export const ROUTER_FENCE_AFTER_MS = 3500;

@@ -7,7 +7,19 @@
 // never from the node. Decisions live in router.ts; this file must not decide anything.
 import { createHash } from "node:crypto";
 import { run } from "../exec.js";
-import { EGRESS_IFNAME, type NodeInterface, type RouterSteps } from "./router.js";
+import {
+  combineDad,
+  DAD_ARGS,
+  DAD_PROBES,
+  DAD_STAGGER_MS,
+  type DadResult,
+  EGRESS_IFNAME,
+  type NodeInterface,
+  type PortView,
+  parseDad,
+  probePathProblem,
+  type RouterSteps,
+} from "./router.js";
 
 interface IpLink {
   ifname: string;
@@ -16,7 +28,7 @@ interface IpLink {
   address?: string;
   mtu?: number;
   master?: string;
-  linkinfo?: { info_kind?: string };
+  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { state?: string } };
   addr_info?: { family: string; local: string; prefixlen: number; scope?: string; label?: string }[];
 }
 
@@ -59,12 +71,34 @@ export async function nodeInterfaces(skip: ReadonlySet<string>): Promise<NodeInt
  * routes; idempotent. One `ip -batch` so the node's address is gone for microseconds only.
  */
 export async function ensureUnderlayBridge(ifname: string): Promise<void> {
+  // The kubelet sets up several pods at once. Unserialized, two first router pods on a node both
+  // saw a plain interface and both ran the takeover; the second failed ("File exists") and its
+  // restore deleted the bridge the first pod's veth had just joined, leaving that pod on an
+  // isolated interface whose duplicate-address probe heard no one (issue 5's known bug).
+  const prev = takeovers.get(ifname) ?? Promise.resolve();
+  const mine = prev.catch(() => {}).then(() => takeOver(ifname));
+  takeovers.set(ifname, mine);
+  try {
+    await mine;
+  } finally {
+    if (takeovers.get(ifname) === mine) takeovers.delete(ifname);
+  }
+}
+
+/** Takeovers in flight per interface (one agent process per node). */
+const takeovers = new Map<string, Promise<void>>();
+
+async function takeOver(ifname: string): Promise<void> {
   const [link] = JSON.parse(
     (await run("ip", ["-json", "-details", "addr", "show", "dev", ifname])).stdout,
   ) as IpLink[];
   if (!link) throw new Error(`interface ${ifname} not found`);
-  if (link.linkinfo?.info_kind === "bridge") return;
   const port = underlayPortName(ifname);
+  if (link.linkinfo?.info_kind === "bridge") {
+    // Made earlier (or by a pod set up just before this one): its port may still be coming up.
+    await waitForForwarding(port);
+    return;
+  }
   const routes = JSON.parse(
     (await run("ip", ["-json", "route", "show", "table", "all", "dev", ifname])).stdout,
   ) as IpRoute[];
@@ -106,10 +140,42 @@ export async function ensureUnderlayBridge(ifname: string): Promise<void> {
     await restoreUnderlay(ifname, port, link, routes);
     throw new Error(`taking over ${ifname} for router pods failed: ${r.stderr.trim()}`);
   }
-  // The renamed port was set down and up: until its carrier is back, nothing crosses the new bridge
-  // (a duplicate-address probe sent now would hear no one).
-  await waitForCarrier(undefined, port);
+  // The renamed port was set down and up: until linkwatch has its carrier back and the bridge has
+  // made it a forwarding port, nothing crosses the new bridge (a probe sent now would hear no one).
+  await waitForForwarding(port);
 }
+
+/** Reads an interface's bridge-port view (undefined when it does not exist). */
+async function portView(netns: string | undefined, ifname: string): Promise<PortView | undefined> {
+  const where = netns === undefined ? [] : ["-n", netns];
+  const r = await run("ip", [...where, "-json", "-details", "link", "show", "dev", ifname], {
+    allowFailure: true,
+  });
+  if (r.code !== 0) return undefined;
+  const [l] = JSON.parse(r.stdout) as IpLink[];
+  if (!l) return undefined;
+  return {
+    ...(l.master !== undefined ? { master: l.master } : {}),
+    ...(l.linkinfo?.info_slave_kind === "bridge" && l.linkinfo.info_slave_data?.state !== undefined
+      ? { state: l.linkinfo.info_slave_data.state }
+      : {}),
+    ...(l.operstate !== undefined ? { operstate: l.operstate } : {}),
+  };
+}
+
+/** Waits (up to 3 s) until the node's `port` is a forwarding bridge port; throws otherwise. */
+async function waitForForwarding(port: string): Promise<void> {
+  let v: PortView | undefined;
+  for (const end = Date.now() + 3000; Date.now() < end; await sleep(20)) {
+    v = await portView(undefined, port);
+    if (v?.state === "forwarding" && v.operstate === "UP") return;
+  }
+  throw new Error(
+    `underlay port ${port} is not forwarding (${v?.state ?? "no port"}, ${v?.operstate ?? "?"})`,
+  );
+}
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** Best-effort undo of a half-done takeover: the node must keep its address whatever happened. */
 async function restoreUnderlay(ifname: string, port: string, link: IpLink, routes: IpRoute[]): Promise<void> {
@@ -161,37 +227,65 @@ export async function holdsAddress(podNetns: string, address: string): Promise<b
 }
 
 /**
- * Duplicate address detection from the pod's egress interface (RFC 5227 probes, `arping -D`):
- * returns the MAC of whoever answers for `address`, or undefined when nobody does within ~1 s.
+ * Duplicate address detection from the pod's egress interface: returns the MAC of whoever answers
+ * for `address` (or announces it), or undefined when nobody does within ~1.7 s. "Nobody" is only
+ * believed when the path was complete before and after the probes: the pod's veth a forwarding
+ * port of the underlay bridge, whose own port forwards too. Otherwise this throws and the kubelet
+ * tries again, because a probe that cannot reach the segment hears no one even when the address is
+ * taken.
  */
 export async function probeAddress(podNetns: string, address: string): Promise<string | undefined> {
   await run("ip", ["-n", podNetns, "link", "set", "dev", EGRESS_IFNAME, "up"]);
-  await waitForCarrier(podNetns, EGRESS_IFNAME);
-  const r = await run(
-    "ip",
-    ["netns", "exec", podNetns, "arping", "-D", "-c", "2", "-w", "1", "-I", EGRESS_IFNAME, address],
-    { allowFailure: true },
-  );
-  if (r.code === 0) return undefined;
-  const mac = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/.exec(r.stdout)?.[1];
-  if (mac) return mac.toLowerCase();
-  throw new Error(`arping -D ${address} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  const host = hostVethName(podNetns);
+  await waitForPath(podNetns, host);
+  const verdict = await staggeredDad(["ip", "netns", "exec", podNetns, "arping"], EGRESS_IFNAME, address);
+  if (verdict.kind === "held") return verdict.mac;
+  if (verdict.kind === "error") throw new Error(`arping -D ${address} failed (${verdict.message})`);
+  const problem = await pathProblem(podNetns, host);
+  if (problem !== undefined)
+    throw new Error(`duplicate-address probe for ${address} not trusted: ${problem} after probing`);
+  return undefined;
+}
+
+/** DAD_PROBES `arping -D` runs, DAD_STAGGER_MS apart, combined. */
+async function staggeredDad(argv0: readonly string[], ifname: string, address: string): Promise<DadResult> {
+  const runs: Promise<DadResult>[] = [];
+  let heard = false;
+  for (let i = 0; i < DAD_PROBES && !heard; i++) {
+    if (i > 0) await sleep(DAD_STAGGER_MS);
+    if (heard) break; // a holder answered: no need for more probes
+    const [cmd, ...rest] = argv0;
+    runs.push(
+      run(cmd!, [...rest, ...DAD_ARGS, "-I", ifname, address], { allowFailure: true }).then((r) => {
+        const d = parseDad(r.code, r.stdout, r.stderr);
+        if (d.kind === "held") heard = true;
+        return d;
+      }),
+    );
+  }
+  return combineDad(await Promise.all(runs));
+}
+
+async function pathProblem(podNetns: string, host: string): Promise<string | undefined> {
+  const podEnd = await portView(podNetns, EGRESS_IFNAME);
+  const hostEnd = await portView(undefined, host);
+  const underlay = hostEnd?.master ? await portView(undefined, underlayPortName(hostEnd.master)) : undefined;
+  return probePathProblem(podEnd, hostEnd, underlay);
 }
 
 /**
- * Waits (up to 2 s) until `ifname` (in `netns`, else the agent's own) has its carrier (LOWER_UP). The kernel turns a link's
- * carrier on through linkwatch, which may run up to a second after `ip link set up`; until then
- * the device drops what it sends, so duplicate-address probes sent at once would go nowhere, nobody
- * would answer, and the address would look free while another router holds it.
+ * Waits (up to 3 s) until a probe from the pod can reach the segment. The kernel turns a veth's
+ * carrier on through linkwatch, which may run well after `ip link set up` on a busy machine, and
+ * the bridge enables a port only then, one end after the other: the pod end may look up while the
+ * node end still drops what it forwards.
  */
-async function waitForCarrier(netns: string | undefined, ifname: string): Promise<void> {
-  const where = netns === undefined ? [] : ["-n", netns];
-  for (const end = Date.now() + 2000; Date.now() < end; ) {
-    const r = await run("ip", [...where, "-json", "link", "show", "dev", ifname], { allowFailure: true });
-    const link = r.code === 0 ? (JSON.parse(r.stdout) as IpLink[])[0] : undefined;
-    if (link?.flags?.includes("LOWER_UP") && link.operstate !== "DOWN") return;
-    await new Promise((res) => setTimeout(res, 20));
+async function waitForPath(podNetns: string, host: string): Promise<void> {
+  let problem: string | undefined;
+  for (const end = Date.now() + 3000; Date.now() < end; await sleep(20)) {
+    problem = await pathProblem(podNetns, host);
+    if (problem === undefined) return;
   }
+  throw new Error(`egress interface not ready for the duplicate-address probe: ${problem}`);
 }
 
 /** Runs the router container's steps in the pod namespace (after the duplicate probe). */
@@ -238,20 +332,18 @@ export async function egressAddresses(podNetns: string): Promise<string[]> {
 /**
  * Duplicate address detection on the bridge a fenced pod's veth belongs to (the pod itself has no
  * carrier while fenced): the MAC of whoever answers for `address`, or undefined when nobody does
- * within ~1 s.
+ * within ~1.7 s. Trusted only while the bridge's underlay port forwards.
  */
 export async function probeFromBridge(hostVeth: string, address: string): Promise<string | undefined> {
   const [link] = JSON.parse((await run("ip", ["-json", "link", "show", "dev", hostVeth])).stdout) as IpLink[];
   if (!link?.master) throw new Error(`${hostVeth} is not a bridge port`);
-  const r = await run("arping", ["-D", "-c", "2", "-w", "1", "-I", link.master, address], {
-    allowFailure: true,
-  });
-  if (r.code === 0) return undefined;
-  const mac = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/.exec(r.stdout)?.[1];
-  if (mac) return mac.toLowerCase();
-  throw new Error(
-    `arping -D ${address} on ${link.master} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`,
-  );
+  await waitForForwarding(underlayPortName(link.master));
+  const verdict = await staggeredDad(["arping"], link.master, address);
+  if (verdict.kind === "held") return verdict.mac;
+  if (verdict.kind === "error")
+    throw new Error(`arping -D ${address} on ${link.master} failed (${verdict.message})`);
+  await waitForForwarding(underlayPortName(link.master));
+  return undefined;
 }
 
 /** Unfences: the veth comes up and the pod announces its addresses (gratuitous ARP, 3 × 1 s apart,

@@ -6,9 +6,14 @@ import {
   type ContainerSpec,
   ContainerStartError,
   chooseUnderlay,
+  combineDad,
+  type DadResult,
   type FenceTarget,
   fencePlan,
+  type PortView,
+  parseDad,
   planRouterPod,
+  probePathProblem,
   referencedConfigMaps,
   resolveEnv,
   routerImageKind,
@@ -310,4 +315,71 @@ test("fenceTargets: router pods with an attached egress veth only", () => {
     ]),
     [{ key: "default/router", netns: "n-router", hostVeth: "mv123" }],
   );
+});
+
+test("arping -D output: free, held (reply or request from the address), errors", () => {
+  const table: [number | null, string, string, DadResult][] = [
+    [
+      0,
+      "ARPING 192.168.12.99 from 0.0.0.0 macvlan0\nSent 2 probes (2 broadcast(s))\nReceived 0 response(s)\n",
+      "",
+      { kind: "free" },
+    ],
+    [
+      1,
+      "ARPING 192.168.12.99 from 0.0.0.0 macvlan0\nUnicast reply from 192.168.12.99 [BE:E9:FF:19:62:7A]  4.428ms\nSent 1 probes (1 broadcast(s))\nReceived 1 response(s)\n",
+      "",
+      { kind: "held", mac: "be:e9:ff:19:62:7a" },
+    ],
+    [
+      1,
+      "ARPING 192.168.12.99 from 0.0.0.0 macvlan0\nBroadcast request from 192.168.12.99 [02:00:00:00:00:01]  1.0ms\n",
+      "",
+      { kind: "held", mac: "02:00:00:00:00:01" },
+    ],
+    [
+      2,
+      "",
+      'arping: Interface "macvlan0" is down\n',
+      { kind: "error", message: 'exit 2: arping: Interface "macvlan0" is down' },
+    ],
+    [
+      1,
+      "ARPING 192.168.12.99 from 0.0.0.0 macvlan0\n",
+      "",
+      { kind: "error", message: "exit 1: ARPING 192.168.12.99 from 0.0.0.0 macvlan0" },
+    ],
+    [null, "", "killed", { kind: "error", message: "exit null: killed" }],
+  ];
+  for (const [code, out, err, want] of table) assert.deepEqual(parseDad(code, out, err), want, out || err);
+});
+
+test("staggered probes: any holder wins, free only when every probe heard no one", () => {
+  const free: DadResult = { kind: "free" };
+  const held: DadResult = { kind: "held", mac: "02:00:00:00:00:01" };
+  const err: DadResult = { kind: "error", message: "exit 2: x" };
+  assert.deepEqual(combineDad([free, free, free]), free);
+  assert.deepEqual(combineDad([free, held, free]), held);
+  assert.deepEqual(combineDad([err, held]), held);
+  assert.deepEqual(combineDad([free, err, free]), err);
+  assert.deepEqual(combineDad([]), free);
+});
+
+test("probe path: the pod's veth and the underlay port must both forward on the same bridge", () => {
+  const up = { operstate: "UP" };
+  const port = (state: string, master = "eth1") => ({ master, state, operstate: "UP" });
+  const table: [PortView | undefined, PortView | undefined, PortView | undefined, string | undefined][] = [
+    [up, port("forwarding"), port("forwarding"), undefined],
+    [{ operstate: "DOWN" }, port("forwarding"), port("forwarding"), "pod interface is DOWN"],
+    [undefined, port("forwarding"), port("forwarding"), "pod interface is missing"],
+    [up, undefined, port("forwarding"), "node end of the egress veth is missing"],
+    // The bridge was deleted under the pod (two concurrent takeovers): no master, isolated.
+    [up, { operstate: "UP" }, undefined, "node end of the egress veth is not on the underlay bridge"],
+    [up, port("disabled"), port("forwarding"), "node end of the egress veth is disabled"],
+    [up, port("forwarding"), undefined, "underlay port of eth1 is missing"],
+    [up, port("forwarding"), port("forwarding", "br9"), "underlay port is not on eth1"],
+    [up, port("forwarding"), port("disabled"), "underlay port is disabled"],
+  ];
+  for (const [pod, host, underlay, want] of table)
+    assert.equal(probePathProblem(pod, host, underlay), want, JSON.stringify([pod, host, underlay]));
 });

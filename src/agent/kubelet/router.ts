@@ -415,3 +415,65 @@ export function fencePlan(
   }
   return plan;
 }
+
+/**
+ * Duplicate-address probing (RFC 5227 with `arping -D`). iputils' arping takes whole seconds only,
+ * and with `-w 1` its second probe leaves just as it exits, so one process is one useful probe. We
+ * run DAD_PROBES of them staggered by DAD_STAGGER_MS: three probes within 0.7 s, and something
+ * listens for any ARP from the address (requests and replies both count) until 1.7 s. A holder that
+ * misses one probe (a frame lost while a link comes up, a busy softirq) answers another.
+ */
+export const DAD_PROBES = 3;
+export const DAD_STAGGER_MS = 350;
+export const DAD_ARGS = ["-D", "-c", "1", "-w", "1"] as const;
+
+/** One `arping -D` run: who answered, or nobody, or a failure that proves nothing. */
+export type DadResult = { kind: "free" } | { kind: "held"; mac: string } | { kind: "error"; message: string };
+
+/** Reads one `arping -D` run: exit 0 is "nobody answered"; exit 1 with a reply names the holder;
+ *  anything else (exit 2: interface down, bad argument) is an error. */
+export function parseDad(code: number | null, stdout: string, stderr: string): DadResult {
+  const mac = /(?:reply|request) from \S+ \[([0-9A-Fa-f:]{17})\]/.exec(stdout)?.[1];
+  if (mac) return { kind: "held", mac: mac.toLowerCase() };
+  if (code === 0) return { kind: "free" };
+  return { kind: "error", message: `exit ${code}: ${stderr.trim() || stdout.trim()}` };
+}
+
+/** Combines staggered probes: any holder wins (first in start order); the address is free only
+ *  when every probe ran and heard no one; otherwise the first error. */
+export function combineDad(results: readonly DadResult[]): DadResult {
+  const held = results.find((r) => r.kind === "held");
+  if (held) return held;
+  return results.find((r) => r.kind === "error") ?? { kind: "free" };
+}
+
+/** The bridge-port view of an interface that a duplicate-address probe depends on. */
+export interface PortView {
+  /** The bridge the interface is enslaved to (undefined: none). */
+  master?: string;
+  /** The bridge port state (`forwarding`, `disabled`, `blocking`, ...). */
+  state?: string;
+  operstate?: string;
+}
+
+/**
+ * Why a probe from the pod's egress interface could not hear a holder right now (undefined: it
+ * can). The pod's veth must be a forwarding port of the underlay bridge, and the bridge's underlay
+ * port must be forwarding too: a frame sent while either is not is dropped, nobody answers, and an
+ * address in use would look free (the known bug of issue 5).
+ */
+export function probePathProblem(
+  podEnd: PortView | undefined,
+  hostEnd: PortView | undefined,
+  underlay: PortView | undefined,
+): string | undefined {
+  if (podEnd?.operstate !== "UP") return `pod interface is ${podEnd?.operstate ?? "missing"}`;
+  if (!hostEnd) return "node end of the egress veth is missing";
+  if (!hostEnd.master) return "node end of the egress veth is not on the underlay bridge";
+  if (hostEnd.state !== "forwarding")
+    return `node end of the egress veth is ${hostEnd.state ?? "not a port"}`;
+  if (!underlay) return `underlay port of ${hostEnd.master} is missing`;
+  if (underlay.master !== hostEnd.master) return `underlay port is not on ${hostEnd.master}`;
+  if (underlay.state !== "forwarding") return `underlay port is ${underlay.state ?? "not a port"}`;
+  return undefined;
+}

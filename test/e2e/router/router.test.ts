@@ -12,7 +12,7 @@
 // is removed in after(), also on failure.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -246,6 +246,9 @@ before(async () => {
 
 after(() => {
   if (skip) return;
+  // ROUTER_E2E_KEEP_LOGS=DIR keeps the lab's process logs (agents, control plane) for diagnosis.
+  const keep = process.env.ROUTER_E2E_KEEP_LOGS;
+  if (keep) cpSync(join(stateDir, "logs"), join(keep, id), { recursive: true });
   const down = lab(["down", "--id", id, "--state-dir", stateDir], 60_000);
   rmSync(base, { recursive: true, force: true });
   assert.equal(down.status, 0, down.stderr);
@@ -288,46 +291,48 @@ test(
   },
 );
 
-// KNOWN BUG (issue 5 note): under CI load egress-1 sometimes never reports EgressSourceInUse while
-// egress-multi holds 192.168.12.99 — its duplicate-address probe hears no one (waiting for the
-// carrier before probing, commit "router: wait for carrier", made it rarer, not gone). Marked todo so
-// the run reports it without failing; the assertions are unchanged and still run.
-test("seed 004 egress-1 waits while egress-multi holds the same source, then serves the Service egress-1", {
-  ...opts,
-  todo: "known bug: egress-1's duplicate-address probe sometimes misses egress-multi under load",
-}, async () => {
-  // egress-multi (seed 001) must hold 192.168.12.99 before seed 004 arrives, or egress-1 may win
-  // the address first and the roles this test checks are swapped.
-  await running("egress-multi");
-  apply(SEED_004);
-  // Both seeds use 192.168.12.99: the second router must not take it while the first answers.
-  const waiting = await until("egress-1 waiting for its source", async () => {
-    const p = await pod("egress-1");
-    const init = (
-      p?.obj.status as { initContainerStatuses?: { state?: { waiting?: { reason?: string } } }[] }
-    )?.initContainerStatuses?.[0];
-    return init?.state?.waiting?.reason === "EgressSourceInUse" ? p : undefined;
-  });
-  assert.equal(waiting.phase, "Pending");
-  assert.equal(arpOwners("192.168.12.99").length, 1);
-  await deletePod("egress-multi");
-  const t0 = Date.now();
-  await running("egress-1");
-  const takeover = Date.now() - t0;
-  assert.equal(arpOwners("192.168.12.99").length, 1);
-  const vip = await clusterIP("egress-1");
-  const r80 = await until("Service egress-1:80", async () => {
-    const r = one("http", vip, "80");
-    return r.status === 200 ? r : undefined;
-  });
-  assert.equal(srcOf(r80), "192.168.12.99");
-  const s443 = await servedBy(vip, 443);
-  assert.ok(
-    s443.web.some((c) => c.startsWith("203.0.113.25:443 192.168.12.99:")),
-    s443.web.join("; "),
-  );
-  process.stdout.write(`# egress-1 took over 192.168.12.99 ${takeover} ms after egress-multi was deleted\n`);
-});
+// Both seeds use 192.168.12.99. egress-1 and egress-http-proxy are the first router pods on node2
+// and are set up at the same time: this once lost egress-1's probe (two concurrent takeovers of
+// node2's eth1, docs/egress-router.md "Duplicate address detection").
+test(
+  "seed 004 egress-1 waits while egress-multi holds the same source, then serves the Service egress-1",
+  opts,
+  async () => {
+    // egress-multi (seed 001) must hold 192.168.12.99 before seed 004 arrives, or egress-1 may win
+    // the address first and the roles this test checks are swapped.
+    await running("egress-multi");
+    apply(SEED_004);
+    // Both seeds use 192.168.12.99: the second router must not take it while the first answers.
+    const waiting = await until("egress-1 waiting for its source", async () => {
+      const p = await pod("egress-1");
+      const init = (
+        p?.obj.status as { initContainerStatuses?: { state?: { waiting?: { reason?: string } } }[] }
+      )?.initContainerStatuses?.[0];
+      return init?.state?.waiting?.reason === "EgressSourceInUse" ? p : undefined;
+    });
+    assert.equal(waiting.phase, "Pending");
+    assert.equal(arpOwners("192.168.12.99").length, 1);
+    await deletePod("egress-multi");
+    const t0 = Date.now();
+    await running("egress-1");
+    const takeover = Date.now() - t0;
+    assert.equal(arpOwners("192.168.12.99").length, 1);
+    const vip = await clusterIP("egress-1");
+    const r80 = await until("Service egress-1:80", async () => {
+      const r = one("http", vip, "80");
+      return r.status === 200 ? r : undefined;
+    });
+    assert.equal(srcOf(r80), "192.168.12.99");
+    const s443 = await servedBy(vip, 443);
+    assert.ok(
+      s443.web.some((c) => c.startsWith("203.0.113.25:443 192.168.12.99:")),
+      s443.web.join("; "),
+    );
+    process.stdout.write(
+      `# egress-1 took over 192.168.12.99 ${takeover} ms after egress-multi was deleted\n`,
+    );
+  },
+);
 
 test("seed 004 egress-cm: destinations from the ConfigMap, read only at pod start", opts, async () => {
   const p = await running("egress-cm");
