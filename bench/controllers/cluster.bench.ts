@@ -507,6 +507,37 @@ async function runSet(set: string, c: Client, srv: Server, tracker: ClusterTrack
         ? `${((settled.stats.at - ctl.spawnedAt) / 1000).toFixed(1)} s (waited ${((wall() - settleT0) / 1000).toFixed(0)} s after convergence)`
         : `not idle ${((wall() - settleT0) / 1000).toFixed(0)} s after convergence: ${settled.rate.toFixed(0)} ms CPU/s`,
     });
+    if (set === "all") {
+      // Full convergence also means a NetNamespace per Namespace and a HostSubnet per Node (the
+      // quiet window above is when their creation ended); count them once.
+      const count = async (path: string) =>
+        (JSON.parse((await c.expect(200, "GET", path)).body.toString()) as { items: unknown[] }).items.length;
+      const nns = await count("/apis/network.openshift.io/v1/netnamespaces");
+      const hss = await count("/apis/network.openshift.io/v1/hostsubnets");
+      // Every Event is one more request during convergence: how many, and why.
+      const evs = JSON.parse((await c.expect(200, "GET", "/api/v1/events")).body.toString()) as {
+        items: { reason?: string; involvedObject?: { kind?: string }; count?: number }[];
+      };
+      const byReason = new Map<string, number>();
+      for (const e of evs.items) {
+        const k = `${e.involvedObject?.kind ?? "?"}/${e.reason ?? "?"}`;
+        byReason.set(k, (byReason.get(k) ?? 0) + 1);
+      }
+      report({
+        set,
+        metric: "Events stored after convergence (kind/reason: count)",
+        value: `${evs.items.length}: ${[...byReason]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 8)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(", ")}`,
+      });
+      report({
+        set,
+        metric: "NetNamespaces / HostSubnets when idle",
+        value: `${nns} / ${hss} (namespaces ${SIZE.namespaces}+, nodes ${SIZE.nodes})`,
+      });
+    }
     const idle = await ctl.idleRate(3000);
     const m1 = ctl.memory();
     const st = await ctl.stats();

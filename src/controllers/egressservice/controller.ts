@@ -18,12 +18,20 @@ import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
 import {
   EGRESS_SERVICE_LABEL_PREFIX,
   type EgressServiceDecision,
+  type EgressServiceInput,
   egressServiceLabel,
   electEgressServiceHosts,
   HOST_ALL,
   nodeLabelChanges,
 } from "./elect.js";
-import { currentHost, toEgressServiceInput, toESNode } from "./inputs.js";
+import {
+  currentHost,
+  endpointsElectionPrint,
+  isLocalPolicy,
+  serviceElectionPrint,
+  toEgressServiceInput,
+  toESNode,
+} from "./inputs.js";
 import { NodeSelectorIndex } from "./node-index.js";
 
 /** Whether a node answers its health probe. The EgressIP prober (src/controllers/egressip/prober.ts)
@@ -47,6 +55,9 @@ export interface EgressServiceControllerOptions {
 }
 
 const KEY = "egressservices";
+/** No-host reasons that are usually transient; their Events wait until the state has lasted. */
+const TRANSIENT_REASONS = new Set(["NoIngressIP", "NoEndpoints"]);
+const TRANSIENT_HOLD_MS = 5000;
 
 /** Why there is no host, as a user should read it on the EgressService. */
 function noHostEvent(d: EgressServiceDecision, svcType: string | undefined): DecisionEvent | undefined {
@@ -102,6 +113,25 @@ export class EgressServiceController implements Controller {
   /** Nodes carrying at least one egress-service label (the only ones whose labels may need
    *  removals besides the elected hosts). */
   private labelled = new Set<string>();
+  /** What the last event of each Service / Endpoints (of an existing EgressService) showed the
+   *  election; an event that keeps it starts no run. */
+  private svcPrints = new Map<string, string>();
+  private epPrints = new Map<string, string>();
+  /** Node objects (as cached) whose egress-service labels were found to be exactly the wanted
+   *  keys (joined); a run skips them while the wanted keys stay the same. */
+  private labelsDone = new WeakMap<KubeObject, string>();
+  /** The election input per cached EgressService object, with the Service and Endpoints objects
+   *  it was made from (the decision does not modify its inputs). */
+  private inputs = new WeakMap<
+    KubeObject,
+    { svc: KubeObject | undefined; ep: KubeObject | undefined; input: EgressServiceInput }
+  >();
+  /** labelKeyProblem per label key (the same 1,000 keys are checked on every run). */
+  private keyProblems = new Map<string, string | undefined>();
+  /** First run (controller clock) that reported each transient no-host state still present. */
+  private transientSince = new Map<string, number>();
+  /** Election runs so far (tests: an Endpoints write that keeps the node set must not add one). */
+  private runs = 0;
   private inf:
     | { es: SharedInformer; svc: SharedInformer; ep: SharedInformer; node: SharedInformer }
     | undefined;
@@ -117,6 +147,9 @@ export class EgressServiceController implements Controller {
     this.expectations = new WriteExpectations(this.expectationTimeoutMs);
     this.index = new NodeSelectorIndex();
     this.labelled = new Set();
+    this.svcPrints = new Map();
+    this.transientSince = new Map();
+    this.epPrints = new Map();
     this.events = new EventDedup();
     const log = ctx.log.child({ controller: this.name });
     this.queue = new WorkQueue(
@@ -134,12 +167,37 @@ export class EgressServiceController implements Controller {
     };
     this.inf = inf;
     inf.es.on(() => this.enqueue());
-    // Services and Endpoints matter only when an EgressService of the same name exists.
-    const sameName = (_t: "add" | "update" | "delete", obj: KubeObject) => {
-      if (inf.es.get(obj.metadata.name ?? "", obj.metadata.namespace)) this.enqueue();
-    };
-    inf.svc.on(sameName);
-    inf.ep.on(sameName);
+    // Services and Endpoints matter only when an EgressService of the same name exists, and then
+    // only for what the election reads of them (serviceElectionPrint / endpointsElectionPrint): pod
+    // churn rewrites Endpoints constantly, mostly without changing their nodes, and each run
+    // re-elects every service. The prints are kept per key while an EgressService exists; every
+    // event that changes one starts a run, and a run reads the current caches, so skipping the
+    // others cannot miss a change.
+    const filtered =
+      (
+        prints: Map<string, string>,
+        print: (obj: KubeObject | undefined, key: [string, string]) => string | undefined,
+      ) =>
+      (type: "add" | "update" | "delete", obj: KubeObject) => {
+        const name = obj.metadata.name ?? "";
+        const ns = obj.metadata.namespace ?? "";
+        const key = `${ns}/${name}`;
+        if (!inf.es.get(name, ns)) {
+          prints.delete(key);
+          return;
+        }
+        const p = print(type === "delete" ? undefined : obj, [ns, name]);
+        if (p !== undefined && prints.get(key) === p) return;
+        if (p === undefined) prints.delete(key);
+        else prints.set(key, p);
+        this.enqueue();
+      };
+    inf.svc.on(filtered(this.svcPrints, (svc) => serviceElectionPrint(svc)));
+    inf.ep.on(
+      filtered(this.epPrints, (ep, [ns, name]) =>
+        endpointsElectionPrint(ep, isLocalPolicy(inf.svc.get(name, ns))),
+      ),
+    );
     inf.node.on((type, obj) => {
       const name = obj.metadata.name ?? "";
       if (type === "delete") {
@@ -174,6 +232,11 @@ export class EgressServiceController implements Controller {
     this.queue?.stop();
   }
 
+  /** How many elections ran (each run elects every EgressService). */
+  get electionRuns(): number {
+    return this.runs;
+  }
+
   /** Resolves when no sync is queued or running (tests, benchmarks). */
   idle(): Promise<void> {
     return this.queue?.idle() ?? Promise.resolve();
@@ -201,15 +264,24 @@ export class EgressServiceController implements Controller {
     const inputs = ess.map((es) => {
       const ns = es.metadata.namespace;
       const name = es.metadata.name ?? "";
-      return toEgressServiceInput(es, inf.svc.get(name, ns), inf.ep.get(name, ns));
+      const svc = inf.svc.get(name, ns);
+      const ep = inf.ep.get(name, ns);
+      // The informers replace an object on every change: the same three objects give the same
+      // input, so a run after one node event does not re-read 1,000 services' Endpoints.
+      const memo = this.inputs.get(es);
+      if (memo && memo.svc === svc && memo.ep === ep) return memo.input;
+      const input = toEgressServiceInput(es, svc, ep);
+      this.inputs.set(es, { svc, ep, input });
+      return input;
     });
+    this.runs++;
     const result = electEgressServiceHosts(inputs, this.index);
     const events = [...result.events];
 
     // Label keys longer than a label name allows cannot be written; say so instead of failing forever.
     for (const [node, keys] of result.nodeLabels) {
       const valid = keys.filter((k) => {
-        const problem = labelKeyProblem(k);
+        const problem = this.labelKeyProblem(k);
         if (!problem) return true;
         const [ns, name] = splitLabelOwner(k, result.decisions);
         events.push({
@@ -232,8 +304,16 @@ export class EgressServiceController implements Controller {
     for (const name of new Set([...this.labelled, ...result.nodeLabels.keys()])) {
       const node = inf.node.get(name);
       if (!node) continue;
-      const ch = nodeLabelChanges(node.metadata.labels ?? {}, result.nodeLabels.get(name));
-      if (ch.add.length === 0 && ch.remove.length === 0) continue;
+      // A node object already found to carry exactly the wanted labels needs no second look (the
+      // informer replaces the object on every change, so identity means "unchanged").
+      const wantKeys = result.nodeLabels.get(name);
+      const want = wantKeys ? wantKeys.join("\n") : "";
+      if (this.labelsDone.get(node) === want) continue;
+      const ch = nodeLabelChanges(node.metadata.labels ?? {}, wantKeys);
+      if (ch.add.length === 0 && ch.remove.length === 0) {
+        this.labelsDone.set(node, want);
+        continue;
+      }
       const write = () => this.patchNodeLabels(name, ch.add, ch.remove);
       // A node that gains and loses labels at once is written in one patch, in the first phase.
       (ch.remove.length > 0 ? first : second).push(write);
@@ -242,12 +322,15 @@ export class EgressServiceController implements Controller {
       const es = esByKey.get(`${d.namespace}/${d.name}`);
       if (!es) continue;
       const before = currentHost(es);
-      const svc = inf.svc.get(d.name, d.namespace);
-      const ev = noHostEvent(
-        d,
-        svc ? ((svc.spec as { type?: string } | undefined)?.type ?? "ClusterIP") : undefined,
-      );
-      if (ev) events.push(ev);
+      if (d.reason) {
+        // Only the "not LoadBalancer" message names the Service's type.
+        const svc = d.reason === "NotLoadBalancer" ? inf.svc.get(d.name, d.namespace) : undefined;
+        const ev = noHostEvent(
+          d,
+          svc ? ((svc.spec as { type?: string } | undefined)?.type ?? "ClusterIP") : undefined,
+        );
+        if (ev) events.push(ev);
+      }
       if (d.host === before) continue;
       if (d.host === "" && before !== "")
         events.push({
@@ -266,9 +349,27 @@ export class EgressServiceController implements Controller {
     await settle(first);
     await settle(second);
 
-    await emitFresh(
+    // Transient "no host yet" states (a new Service waits for its address, a Service between two
+    // pods) are reported only once they have lasted TRANSIENT_HOLD_MS: a new cluster's 1,000
+    // services would otherwise each get a NoIngressIP Event moments before their host.
+    const now = Date.now();
+    const since = new Map<string, number>();
+    let recheck: number | undefined;
+    const reported = events.filter((ev) => {
+      if (ev.type !== "Normal" || !TRANSIENT_REASONS.has(ev.reason)) return true;
+      const k = `${ev.object.namespace ?? ""}/${ev.object.name}/${ev.reason}`;
+      const t = this.transientSince.get(k) ?? now;
+      since.set(k, t);
+      if (now - t >= TRANSIENT_HOLD_MS) return true;
+      recheck = Math.min(recheck ?? Number.POSITIVE_INFINITY, t + TRANSIENT_HOLD_MS - now);
+      return false;
+    });
+    this.transientSince = since;
+    // Not awaited: Events are best effort (the recorder never throws) and must not hold up the
+    // next run behind a burst of them.
+    void emitFresh(
       this.events,
-      events,
+      reported,
       (ref) => {
         const obj =
           ref.kind === "EgressService" ? inf.es.get(ref.name, ref.namespace) : inf.node.get(ref.name);
@@ -285,7 +386,15 @@ export class EgressServiceController implements Controller {
       "egress services synced",
     );
     if (failures.length > 0) throw failures[0];
-    return undefined;
+    return recheck === undefined ? undefined : { requeueAfterMs: Math.max(10, recheck) };
+  }
+
+  private labelKeyProblem(key: string): string | undefined {
+    if (this.keyProblems.has(key)) return this.keyProblems.get(key);
+    if (this.keyProblems.size >= 100_000) this.keyProblems.clear();
+    const p = labelKeyProblem(key);
+    this.keyProblems.set(key, p);
+    return p;
   }
 
   private async patchNodeLabels(node: string, add: string[], remove: string[]): Promise<void> {

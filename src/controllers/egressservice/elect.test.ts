@@ -175,3 +175,77 @@ describe("electEgressServiceHosts", () => {
     );
   });
 });
+
+describe("electEgressServiceHosts with large candidate sets (LoadHeap)", () => {
+  // Reference: the plain rule — kept hosts counted first, then in namespace/name order the
+  // eligible node hosting the fewest services, ties by name — by scanning every candidate.
+  function reference(svcs: EgressServiceInput[], nodes: ESNode[]): Map<string, string> {
+    const ok = (s: EgressServiceInput) =>
+      nodes
+        .filter((x) => x.ready && x.reachable)
+        .filter((x) => Object.entries(s.nodeSelector?.matchLabels ?? {}).every(([k, v]) => x.labels[k] === v))
+        .map((x) => x.name);
+    const sorted = [...svcs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const load = new Map<string, number>();
+    const out = new Map<string, string>();
+    for (const s of sorted)
+      if (s.currentHost && ok(s).includes(s.currentHost)) {
+        out.set(s.name, s.currentHost);
+        load.set(s.currentHost, (load.get(s.currentHost) ?? 0) + 1);
+      }
+    for (const s of sorted) {
+      if (out.has(s.name)) continue;
+      let best: string | undefined;
+      for (const c of ok(s)) {
+        const l = load.get(c) ?? 0;
+        const bl = best === undefined ? Number.POSITIVE_INFINITY : (load.get(best) ?? 0);
+        if (l < bl || (l === bl && best !== undefined && c < best)) best = c;
+      }
+      if (best === undefined) continue;
+      out.set(s.name, best);
+      load.set(best, (load.get(best) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  it("property: picks exactly what a scan of every candidate picks", () => {
+    const nodeArb = fc.uniqueArray(
+      fc.record({
+        name: fc.integer({ min: 0, max: 300 }).map((i) => `node-${i}`),
+        zone: fc.constantFrom("a", "b"),
+        ready: fc.integer({ min: 0, max: 9 }).map((i) => i !== 0),
+      }),
+      { minLength: 20, maxLength: 120, selector: (x) => x.name },
+    );
+    fc.assert(
+      fc.property(
+        nodeArb,
+        fc.array(
+          fc.record({ sel: fc.constantFrom("none", "a", "b"), host: fc.integer({ min: 0, max: 400 }) }),
+          { minLength: 1, maxLength: 60 },
+        ),
+        (ns, specs) => {
+          const nodes: ESNode[] = ns.map((x) => ({
+            name: x.name,
+            labels: { zone: x.zone },
+            ready: x.ready,
+            reachable: true,
+          }));
+          const svcs = specs.map((sp, i) =>
+            es(`svc-${String(i).padStart(3, "0")}`, {
+              currentHost: sp.host < 300 ? `node-${sp.host}` : "",
+              ...(sp.sel === "none" ? {} : { nodeSelector: { matchLabels: { zone: sp.sel } } }),
+            }),
+          );
+          const got = new Map(
+            electEgressServiceHosts(svcs, nodes)
+              .decisions.filter((d) => d.host !== "")
+              .map((d) => [d.name, d.host]),
+          );
+          assert.deepEqual(got, reference(svcs, nodes));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -74,3 +74,32 @@ export function toEgressServiceInput(
   }
   return input;
 }
+
+/**
+ * What the election reads of a Service (type, ingress IPs, externalTrafficPolicy), as a string:
+ * a Service write that keeps it (labels, annotations, ports, status of other kinds) cannot change a
+ * decision, so the controller does not re-elect for it. `undefined` for an absent Service.
+ */
+export function serviceElectionPrint(svc: KubeObject | undefined): string | undefined {
+  if (!svc) return undefined;
+  const s = (svc as unknown as Service).spec;
+  return JSON.stringify([s?.type ?? "ClusterIP", ingressIPs(svc), s?.externalTrafficPolicy ?? ""]);
+}
+
+/**
+ * What the election reads of an Endpoints object, as a string. With externalTrafficPolicy Local the
+ * set of nodes running a ready endpoint decides (the host must be one of them); otherwise only
+ * whether there is any ready endpoint. Pod churn rewrites Endpoints all the time (new IPs, pods
+ * moving between the same nodes); a write that keeps this string cannot change any decision.
+ */
+export function endpointsElectionPrint(ep: KubeObject | undefined, local: boolean): string {
+  const nodes = endpointNodes(ep);
+  // Node names are DNS labels: neither "+" nor "-" can be one, so the three forms never collide.
+  if (!local) return nodes.length > 0 ? "+" : "-";
+  return nodes.length > 0 ? nodes.join("\n") : "-";
+}
+
+/** Whether a Service has externalTrafficPolicy Local (absent Service: no). */
+export function isLocalPolicy(svc: KubeObject | undefined): boolean {
+  return (svc as unknown as Service | undefined)?.spec?.externalTrafficPolicy === "Local";
+}

@@ -161,7 +161,9 @@ export class LoadBalancerController implements Controller {
       this.metrics!.total.set({ pool: p.name }, poolSize(p));
     }
 
-    await emitFresh(
+    // Not awaited: Events are best effort (the recorder never throws); a burst of 1,000
+    // IPAllocated must not hold up the next run.
+    void emitFresh(
       this.events,
       result.events,
       (ref) => {

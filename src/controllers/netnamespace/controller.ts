@@ -10,6 +10,7 @@ import { type NetNamespace, namespaceType, netNamespaceType } from "../../api/ki
 import type { KubeObject } from "../../api/object.js";
 import type { DecisionEvent } from "../common/decision.js";
 import { isAlreadyExists, isNotFound } from "../runtime/client.js";
+import { forEachLimited } from "../runtime/concurrency.js";
 import { EventDedup } from "../runtime/dedup.js";
 import { refOf } from "../runtime/events.js";
 import { WriteExpectations } from "../runtime/expectations.js";
@@ -18,6 +19,9 @@ import { type ReconcileOutcome, WorkQueue } from "../runtime/workqueue.js";
 import { CHANGE_NETWORK_ANNOTATION, type NetNamespaceState, reconcileNetNamespaces } from "./netid.js";
 
 const KEY = "netnamespaces";
+/** Parallel writes when many NetNamespaces are created or deleted at once (the HTTP/1.1 keep-alive
+ *  agent then uses a small pool of connections). */
+const WRITE_CONCURRENCY = 16;
 
 /** JSON-pointer path of the change-network annotation (`/` escaped as `~1`). */
 const ANNOTATION_PATH = `/metadata/annotations/${CHANGE_NETWORK_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`;
@@ -100,7 +104,7 @@ export class NetNamespaceController implements Controller {
     events.push(...r.events);
 
     const c = this.ctx.client;
-    for (const name of r.delete) {
+    await forEachLimited(r.delete, WRITE_CONCURRENCY, async (name) => {
       const o = nnObjs.get(name);
       try {
         await c.delete(netNamespaceType, "", name);
@@ -109,10 +113,13 @@ export class NetNamespaceController implements Controller {
       }
       this.expect.deleted(name, o?.metadata.uid);
       this.ctx.log.info({ netnamespace: name, netid: o?.netid }, "deleted NetNamespace");
-    }
-    for (const { name, netid } of r.create) {
+    });
+    // Creates go out WRITE_CONCURRENCY at a time: a new cluster has thousands of Namespaces at
+    // once (10,000 one request at a time took most of the control plane's convergence). Every
+    // create is attempted; the first failure is rethrown afterwards and the queue retries.
+    await forEachLimited(r.create, WRITE_CONCURRENCY, async ({ name, netid }) => {
       // A Namespace being deleted gets no new NetNamespace (it would be deleted right after).
-      if (terminating.has(name)) continue;
+      if (terminating.has(name)) return;
       const obj: KubeObject = {
         apiVersion: "network.openshift.io/v1",
         kind: "NetNamespace",
@@ -127,7 +134,7 @@ export class NetNamespaceController implements Controller {
         // Exists but not cached yet: the watch brings it and the next run decides again.
         if (!isAlreadyExists(e)) throw e;
       }
-    }
+    });
     for (const u of [...r.update, ...refuse.map((name) => ({ name, netid: undefined }))]) {
       const o = nnObjs.get(u.name);
       const value = o?.metadata.annotations?.[CHANGE_NETWORK_ANNOTATION];

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import fc from "fast-check";
 import {
   agentOnlyDown,
   evictionsAllowed,
@@ -9,6 +10,7 @@ import {
   staleNodes,
   zoneKey,
   zoneState,
+  zoneStateOfCounts,
 } from "./health.js";
 
 test("observe: the probe time moves only when the heartbeat or the Ready status changes", () => {
@@ -88,4 +90,14 @@ test("agentOnlyDown: held while the host refuses (bounded), or before the first 
   ];
   for (const [name, probe, probeable, now, want] of rows)
     assert.equal(agentOnlyDown(probe, probeable, now, hold), want, name);
+});
+
+test("property: zoneStateOfCounts (the monitor's per-tick form) agrees with zoneState", () => {
+  const status = fc.constantFrom<ReadyStatus>("True", "False", "Unknown", undefined);
+  fc.assert(
+    fc.property(fc.array(status, { maxLength: 80 }), (readies) => {
+      const ready = readies.filter((r) => r === "True").length;
+      assert.equal(zoneStateOfCounts(ready, readies.length), zoneState(readies));
+    }),
+  );
 });

@@ -58,10 +58,14 @@ const LARGE_CLUSTER_THRESHOLD = 50;
  * least 55 % → PartialDisruption; else Normal. A node without a Ready condition counts as not Ready.
  */
 export function zoneState(readies: readonly ReadyStatus[]): ZoneState {
-  const ready = readies.filter((r) => r === "True").length;
-  const notReady = readies.length - ready;
+  return zoneStateOfCounts(readies.filter((r) => r === "True").length, readies.length);
+}
+
+/** zoneState from the number of Ready nodes and of all nodes in the zone (no array per tick). */
+export function zoneStateOfCounts(ready: number, total: number): ZoneState {
+  const notReady = total - ready;
   if (ready === 0 && notReady > 0) return "FullDisruption";
-  if (notReady > 2 && notReady / readies.length >= UNHEALTHY_ZONE_THRESHOLD) return "PartialDisruption";
+  if (notReady > 2 && notReady / total >= UNHEALTHY_ZONE_THRESHOLD) return "PartialDisruption";
   return "Normal";
 }
 

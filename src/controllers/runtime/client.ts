@@ -68,6 +68,17 @@ function keepAliveAgent(o: RequestOptions): HttpsAgent {
   return a;
 }
 
+/** Whether two TLS options carry the same material. client-node hands out a NEW Buffer per
+ *  request (base64-decoded kubeconfig data or a file read), so identity never matched and every
+ *  request JSON-serialised the PEM bytes as number arrays to find its agent (CPU and garbage). */
+function sameMaterial(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => sameMaterial(x, b[i]));
+  return false;
+}
+
 /** Objects per page of an informer's initial list (client-go's reflector uses 500). */
 const LIST_PAGE_SIZE = 2000;
 
@@ -123,9 +134,9 @@ export class Client {
       const l = this.lastTLS;
       if (
         l &&
-        l.ca === opts.ca &&
-        l.cert === opts.cert &&
-        l.key === opts.key &&
+        sameMaterial(l.ca, opts.ca) &&
+        sameMaterial(l.cert, opts.cert) &&
+        sameMaterial(l.key, opts.key) &&
         l.ru === opts.rejectUnauthorized &&
         l.sn === opts.servername
       )

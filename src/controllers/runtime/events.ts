@@ -26,10 +26,15 @@ export function refOf(obj: KubeObject): ObjectRef {
   };
 }
 
+/** Event requests in flight per recorder (see record()). */
+const EVENT_CONCURRENCY = 4;
+
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
 
 export class EventRecorder {
   private readonly seen = new Map<string, { name: string; namespace: string; count: number }>();
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly client: Client,
@@ -38,7 +43,28 @@ export class EventRecorder {
     private readonly log: Logger,
   ) {}
 
+  /** Events are best effort and come in bursts (1,000 services allocated at once): at most
+   *  EVENT_CONCURRENCY requests in flight, so they never fill the client's shared connection pool
+   *  ahead of the status writes that matter. Resolves, as before, once the event is written. */
   async record(ref: ObjectRef, type: "Normal" | "Warning", reason: string, message: string): Promise<void> {
+    if (this.inFlight >= EVENT_CONCURRENCY) await new Promise<void>((r) => this.waiting.push(r));
+    else this.inFlight++;
+    try {
+      await this.recordNow(ref, type, reason, message);
+    } finally {
+      // Hand the slot straight to the next waiter (inFlight unchanged), else free it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
+    }
+  }
+
+  private async recordNow(
+    ref: ObjectRef,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const namespace = ref.namespace || "default";
     const key = JSON.stringify([
       ref.kind,

@@ -22,6 +22,9 @@ export class EndpointsController implements Controller {
   private queue!: WorkQueue;
   /** Services with a selector whose Endpoints this controller maintains. */
   private readonly managed = new Set<string>();
+  /** Until start() the caches are still filling: an Endpoints computed from a partial pod cache
+   *  would be written (and rewritten moments later), so keys queue only once started. */
+  private started = false;
 
   setup(ctx: ControllerContext): void {
     this.ctx = ctx;
@@ -33,26 +36,29 @@ export class EndpointsController implements Controller {
     ctx.informers.for(serviceType).on((type, svc) => {
       const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
       if (type === "delete" && hasSelector(svc)) this.managed.add(key);
-      this.queue.add(key);
+      if (this.started) this.queue.add(key);
     });
     // Any pod change may change the Endpoints of the services in its namespace (old labels are not
     // known here, so every selecting service of the namespace is re-evaluated; keys coalesce).
     ctx.informers.for(podType).on((_t, pod) => {
+      if (!this.started) return;
       for (const svc of ctx.informers.for(serviceType).list(pod.metadata.namespace))
         if (hasSelector(svc)) this.queue.add(`${svc.metadata.namespace}/${svc.metadata.name}`);
     });
     ctx.informers.for(endpointsType).on((_t, ep) => {
       const key = `${ep.metadata.namespace}/${ep.metadata.name}`;
-      if (this.managed.has(key)) this.queue.add(key);
+      if (this.started && this.managed.has(key)) this.queue.add(key);
     });
   }
 
   start(): void {
+    this.started = true;
     for (const svc of this.ctx.informers.for(serviceType).list())
       this.queue.add(`${svc.metadata.namespace}/${svc.metadata.name}`);
   }
 
   stop(): void {
+    this.started = false;
     this.queue?.stop();
   }
 

@@ -25,6 +25,7 @@ export class ReplicationControllerController implements Controller {
   private readonly pendingCreates = new Map<string, Map<string, number>>();
   /** pod key (ns/name) → deletion requested and not yet seen. */
   private readonly pendingDeletes = new Set<string>();
+  private started = false;
 
   setup(ctx: ControllerContext): void {
     this.ctx = ctx;
@@ -34,8 +35,10 @@ export class ReplicationControllerController implements Controller {
       (key, err, attempt) =>
         this.log.warn({ key, err, attempt }, "replicationcontroller sync failed; retrying"),
     );
+    // Before start() the caches are still filling: an RC seen before its pods would get replicas
+    // it already has. start() queues every RC once the caches are complete.
     ctx.informers.for(replicationControllerType).on((_t, rc) => {
-      this.queue.add(`${rc.metadata.namespace}/${rc.metadata.name}`);
+      if (this.started) this.queue.add(`${rc.metadata.namespace}/${rc.metadata.name}`);
     });
     ctx.informers.for(podType).on((type, pod) => {
       const owner = controllerOf(pod, "ReplicationController");
@@ -44,16 +47,18 @@ export class ReplicationControllerController implements Controller {
       const podName = pod.metadata.name ?? "";
       this.pendingCreates.get(rcKey)?.delete(podName);
       if (type === "delete") this.pendingDeletes.delete(`${pod.metadata.namespace}/${podName}`);
-      this.queue.add(rcKey);
+      if (this.started) this.queue.add(rcKey);
     });
   }
 
   start(): void {
+    this.started = true;
     for (const rc of this.ctx.informers.for(replicationControllerType).list())
       this.queue.add(`${rc.metadata.namespace}/${rc.metadata.name}`);
   }
 
   stop(): void {
+    this.started = false;
     this.queue?.stop();
   }
 

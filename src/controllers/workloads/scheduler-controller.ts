@@ -25,6 +25,7 @@ export class SchedulerController implements Controller {
   /** Pods this scheduler still has to bind ("ns/name"). While empty, node events and bound pods'
    *  events cannot lead to a binding, so they do not cost a pass over every pod. */
   private readonly unbound = new Set<string>();
+  private started = false;
 
   setup(ctx: ControllerContext): void {
     this.ctx = ctx;
@@ -33,19 +34,25 @@ export class SchedulerController implements Controller {
       () => this.reconcile(),
       (key, err, attempt) => this.log.warn({ key, err, attempt }, "scheduling failed; retrying"),
     );
+    // Before start() the caches are still filling (a pod could be bound against half the nodes);
+    // start() queues a run once they are complete.
+    const enqueue = () => {
+      if (this.started) this.queue.add(KEY);
+    };
     ctx.informers.for(nodeType).on(() => {
-      if (this.unbound.size > 0) this.queue.add(KEY);
+      if (this.unbound.size > 0) enqueue();
     });
     ctx.informers.for(podType).on((type, p) => {
       const key = `${p.metadata.namespace}/${p.metadata.name}`;
       if (type !== "delete" && needsBinding(p)) {
         this.unbound.add(key);
-        this.queue.add(KEY);
-      } else if (this.unbound.delete(key) || this.unbound.size > 0) this.queue.add(KEY);
+        enqueue();
+      } else if (this.unbound.delete(key) || this.unbound.size > 0) enqueue();
     });
   }
 
   start(): void {
+    this.started = true;
     for (const p of this.ctx.informers.for(podType).list())
       if (needsBinding(p)) this.unbound.add(`${p.metadata.namespace}/${p.metadata.name}`);
     // A run reads every pod (150,000 on the bench cluster): start one only when some pod waits.
@@ -53,6 +60,7 @@ export class SchedulerController implements Controller {
   }
 
   stop(): void {
+    this.started = false;
     this.queue?.stop();
   }
 

@@ -62,6 +62,7 @@ async function setEndpoints(k: Kubectl, nodes: string[]): Promise<void> {
 describe("EgressService and LoadBalancer controllers with the seed example", () => {
   let cp: TestControlPlane;
   let k: Kubectl;
+  let es: EgressServiceController;
   const host = () =>
     k.ok(["get", "egressservice", "example-service", "-n", NS, "-o", "jsonpath={.status.host}"]);
   /** Nodes carrying the example's egress-service label. */
@@ -82,7 +83,8 @@ describe("EgressService and LoadBalancer controllers with the seed example", () 
     );
 
   before(async () => {
-    cp = await startTestControlPlane([new LoadBalancerController(), new EgressServiceController()]);
+    es = new EgressServiceController();
+    cp = await startTestControlPlane([new LoadBalancerController(), es]);
     k = cp.kubectl;
     // As a user would: the seed's namespaces first (metallb-system exists already).
     await k.ok(["create", "namespace", NS]);
@@ -190,6 +192,47 @@ describe("EgressService and LoadBalancer controllers with the seed example", () 
     );
     await setEndpoints(k, ["worker-c"]);
     await expectHost("worker-c", ["worker-c"], "host worker-c again");
+  });
+
+  test("an Endpoints write that keeps the node set does not trigger a re-election; one that changes it does", async () => {
+    // State from the previous test: externalTrafficPolicy Local, one endpoint on worker-c (host).
+    const settle = () => new Promise((r) => setTimeout(r, 400));
+    await es.idle();
+    await settle();
+    const before = es.electionRuns;
+    // New pod IPs, a second endpoint on the same node, a not-ready address elsewhere: same nodes.
+    await k.ok(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Endpoints",
+        metadata: { name: "example-service", namespace: NS },
+        subsets: [
+          {
+            addresses: [
+              { ip: "10.128.9.10", nodeName: "worker-c" },
+              { ip: "10.128.9.11", nodeName: "worker-c" },
+            ],
+            notReadyAddresses: [{ ip: "10.128.9.12", nodeName: "worker-a" }],
+            ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+          },
+        ],
+      }),
+    );
+    await settle();
+    await es.idle();
+    assert.equal(es.electionRuns, before, "Endpoints write with the same nodes re-elected");
+    // A label on the Service (nothing the election reads) does not either.
+    await k.ok(["label", "svc", "example-service", "-n", NS, "churn=1"]);
+    await settle();
+    await es.idle();
+    assert.equal(es.electionRuns, before, "Service label write re-elected");
+    // Another endpoint node is a change the election must see.
+    await setEndpoints(k, ["worker-c", "worker-a"]);
+    await eventually(async () => (es.electionRuns > before ? true : undefined), 5_000, "a re-election");
+    await expectHost("worker-c", ["worker-c"], "host kept on worker-c");
+    await k.ok(["label", "svc", "example-service", "-n", NS, "churn-"]);
+    await setEndpoints(k, ["worker-c"]);
   });
 
   test("sourceIPBy Network → host ALL and no node label", async () => {
