@@ -1,10 +1,12 @@
 // Benchmark of the node program at scale: 10,000 pods on this node, 1,000 EgressIPs of 10 pods each
 // (half held by this node, half by one or two other nodes), 200 services. Measures compile time,
 // program size, `nft -f` apply time (first apply, identical re-apply, re-apply after one pod was added, element delta for that pod),
+// the incremental compile of that pod (derived from the previous model) plus its delta applied,
 // `nft --check` time and the `ip` reconcile (500 egress addresses, routes, rules; announcements off).
 // Runs inside a network namespace it creates and deletes (needs root).
 // Run after building: node <out>/bench/dataplane/apply.bench.js [--pods N] [--egressips N] [--runs N]
 import { execFileSync } from "node:child_process";
+import { compileNodeIncremental } from "../../src/dataplane/compile/incremental.js";
 import { compileNodeProgram } from "../../src/dataplane/compile/node-program.js";
 import type { EgressIPView, NodeView, ServiceView } from "../../src/dataplane/compile/types.js";
 import { RealIp } from "../../src/dataplane/ip/execer.js";
@@ -129,6 +131,40 @@ try {
     delta.push(performance.now() - t0);
     deltaLines = Math.max(deltaLines, d.split("\n").length - 1);
   }
+  // Incremental compile: the pod added is derived from the previous model (only that pod is
+  // recomputed) and the element delta comes out directly; then applied. Timed from the new view to
+  // the end of `nft -f` (what "visible in the dataplane" means here), alternating add and remove.
+  const incr: number[] = [];
+  const incrCompile: number[] = [];
+  await nft.apply(program.nft);
+  const small = view(PODS);
+  const big = view(PODS + 1);
+  let prev = compileNodeIncremental(small);
+  let incrMode = "";
+  for (let i = 0; i < RUNS * 2; i++) {
+    const v = i % 2 === 0 ? big : small;
+    t0 = performance.now();
+    const next = compileNodeIncremental(v, prev);
+    const c = performance.now() - t0;
+    if (next.delta === undefined) throw new Error(`incremental compile fell back (${next.mode})`);
+    if (next.delta !== "") await nft.apply(next.delta);
+    incr.push(performance.now() - t0);
+    incrCompile.push(c);
+    incrMode = next.mode;
+    prev = next;
+  }
+  // nft's own CPU time for the one-pod delta (add, then remove again): what the apply costs without
+  // the neighbours' load.
+  const deltaCpu: number[] = [];
+  {
+    const add = compileNodeIncremental(big, compileNodeIncremental(small));
+    const back = compileNodeIncremental(small, add);
+    await nft.apply(program.nft);
+    for (let i = 0; i < RUNS; i++) {
+      deltaCpu.push(nftCpuMs(add.delta!));
+      deltaCpu.push(nftCpuMs(back.delta!));
+    }
+  }
   const cpu: number[] = [];
   for (let i = 0; i < RUNS; i++) cpu.push(nftCpuMs(program.nft));
   t0 = performance.now();
@@ -163,6 +199,12 @@ try {
           deltaAfterPodAddMedian: fmt(median(delta)),
           deltaAfterPodAddMax: fmt(Math.max(...delta)),
           deltaLines,
+          incrementalCompileMedian: fmt(median(incrCompile)),
+          incrementalCompileMax: fmt(Math.max(...incrCompile)),
+          incrementalPodAddVisibleMedian: fmt(median(incr)),
+          incrementalPodAddVisibleMax: fmt(Math.max(...incr)),
+          incrementalMode: incrMode,
+          incrementalDeltaNftCpuMedian: fmt(median(deltaCpu)),
           nftCheckMedian: fmt(median(check)),
           nftReapplyCpuMedian: fmt(median(cpu)),
           ipReconcileFirst: fmt(ipFirstMs),

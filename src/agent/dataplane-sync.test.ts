@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   clusterNetworkType,
+  egressIPType,
   hostSubnetType,
   namespaceType,
   networkPolicyType,
@@ -194,5 +195,112 @@ describe("DataplaneSync: policy program", () => {
     const labelled = () => views.at(-1)?.nodes.find((n) => n.name === "n2")?.labels.role === "infra";
     for (const end = Date.now() + 5000; !labelled() && Date.now() < end; ) await settle();
     assert.ok(labelled(), "a label change of another node reaches the view");
+  });
+});
+
+describe("DataplaneSync: egress address of this node and the self-fence", () => {
+  let srv: ApiServer | undefined;
+  let dir = "";
+  let sync: DataplaneSync | undefined;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "egress-dpfence-"));
+    srv = await startApiServer({ dataDir: join(dir, "data"), listen: "127.0.0.1:0" });
+  });
+  after(async () => {
+    await sync?.stop();
+    await srv?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("takes the IP, drops it when probes stop (fenced), takes it back once they resume", async () => {
+    const client = Client.fromFile(srv!.kubeconfigPath);
+    await client.create(clusterNetworkType, {
+      apiVersion: "network.openshift.io/v1",
+      kind: "ClusterNetwork",
+      metadata: { name: "default" },
+      clusterNetworks: [{ CIDR: "10.128.0.0/14", hostSubnetLength: 9 }],
+      serviceNetwork: "172.30.0.0/16",
+      pluginName: "redhat/openshift-ovs-networkpolicy",
+    });
+    await client.create(hostSubnetType, {
+      apiVersion: "network.openshift.io/v1",
+      kind: "HostSubnet",
+      metadata: { name: "n1" },
+      host: "n1",
+      hostIP: "192.0.2.11",
+      subnet: "10.128.0.0/23",
+    });
+    await client.create(namespaceType, {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "a", labels: { env: "x" } },
+    });
+    await client.create(podType, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { namespace: "a", name: "web" },
+      spec: { nodeName: "n1", containers: [{ name: "c", image: "i" }] },
+    });
+    await client.create(egressIPType, {
+      apiVersion: "k8s.ovn.org/v1",
+      kind: "EgressIP",
+      metadata: { name: "e1" },
+      spec: { egressIPs: ["192.0.2.100"], namespaceSelector: { matchLabels: { env: "x" } } },
+      status: { items: [{ node: "n1", egressIP: "192.0.2.100" }] },
+    });
+    const ip = new FakeIp();
+    const nft = new TestNft();
+    let silence = { silentMs: 0, fenceAfterMs: 250 };
+    const renewed: string[] = [];
+    sync = new DataplaneSync(
+      client,
+      {
+        node: "n1",
+        bridge: "egtestbr0",
+        nft,
+        ip,
+        localPods: () => [{ namespace: "a", name: "web", ip: "10.128.0.5" }],
+        owned: new Set(),
+        apiReachable: () => true,
+        dnsServers: [],
+        bridgeNfPath: join(dir, "bridge-nf"),
+        probeSilence: () => silence,
+        readInterfaces: async () => [{ name: "eth0", address: "192.0.2.11/24" }],
+        duplicateAddress: async () => false,
+        renewLeases: async (leases) => {
+          renewed.push(...leases.map((l) => l.address));
+        },
+      },
+      logger("test"),
+    );
+    const held = () => ip.state.addresses.filter((a) => a.label === "eth0:eg").map((a) => a.address);
+    const snat = () => nft.elements("inet", "egress-node", "egressip_snat_eth0") ?? [];
+    const until = async (what: string, ok: () => boolean) => {
+      for (const end = Date.now() + 5000; !ok(); ) {
+        if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await sync.start();
+    await until("the egress address", () => held().length === 1);
+    assert.deepEqual(held(), ["192.0.2.100/32"]);
+    assert.deepEqual(snat(), ["10.128.0.5 : 192.0.2.100"]);
+    await until("its gratuitous ARP", () => ip.announced.length === 1);
+
+    // Probes stop (the link is cut): the address goes without any sync of the API's state, then
+    // the SNAT entry with the fenced resync; no renewal brings it back meanwhile.
+    silence = { silentMs: 300, fenceAfterMs: 250 };
+    await until("the self-fence", () => held().length === 0);
+    await until("the fenced program", () => snat().length === 0);
+    const renewals = renewed.length;
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.deepEqual(held(), [], "still fenced");
+    assert.equal(renewed.length, renewals, "no lease renewed while fenced");
+
+    // Probes resume: watches restarted, the address and its SNAT entry come back.
+    silence = { silentMs: 10, fenceAfterMs: 250 };
+    await until("the address back", () => held().length === 1);
+    await until("the SNAT entry back", () => snat().length === 1);
   });
 });

@@ -1,10 +1,12 @@
 // Keeps this node's dataplane equal to what the API says: watches the objects the node program
 // depends on, builds the NodeView, compiles it and applies the program (one atomic nft transaction
-// for the agent's table, then the ip diff). Changes coalesce in a one-key work queue. A new egress
+// for the agent's table, then the ip diff). Changes coalesce in a work queue (one key for the node
+// program, one for the policy program, each with its own worker). A new egress
 // address is only added once duplicate-address detection shows no other node still answers for it,
 // so two nodes never answer for one IP while an EgressIP moves. The policy program (isolation,
-// NetworkPolicy, egress firewalls: table `inet egress-policy`) is built from the same caches in the
-// same sync but applied as its own transaction, so a failure of one never blocks the other.
+// NetworkPolicy, egress firewalls: table `inet egress-policy`) is built from the same caches but
+// synced and applied on its own, so neither a failure nor a slow step of one blocks the other.
+import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import {
   clusterNetworkType,
@@ -24,17 +26,20 @@ import type { KubeObject } from "../api/object.js";
 import type { Client } from "../controllers/runtime/client.js";
 import { InformerFactory } from "../controllers/runtime/manager.js";
 import { WorkQueue } from "../controllers/runtime/workqueue.js";
-import { compileNodeProgram } from "../dataplane/compile/node-program.js";
+import { type Compiled, compileNodeIncremental } from "../dataplane/compile/incremental.js";
+import { withCounterValues } from "../dataplane/compile/node-program.js";
 import { adminTableScript, compilePolicyProgram } from "../dataplane/compile/policy/compile.js";
 import type { PolicyView } from "../dataplane/compile/policy/types.js";
-import type { NodeProgram } from "../dataplane/compile/types.js";
+import type { NodeProgram, UnderlayInterface } from "../dataplane/compile/types.js";
+import { diffIp } from "../dataplane/ip/diff.js";
 import type { IpExecer } from "../dataplane/ip/execer.js";
-import { applySysctls, reconcileIp } from "../dataplane/ip/reconciler.js";
+import { applySysctls, splitIpActions } from "../dataplane/ip/reconciler.js";
 import { readCounters } from "../dataplane/nft/counters.js";
 import type { NftExecer } from "../dataplane/nft/execer.js";
 import { elementDelta } from "../dataplane/nft/incremental.js";
 import type { Logger } from "../util/log.js";
 import { run } from "./exec.js";
+import { type ProbeSilence, probeSilence } from "./health.js";
 import { readAddresses } from "./interfaces.js";
 import { buildPolicyView } from "./policy-view.js";
 import { buildNodeView, ViewError } from "./view.js";
@@ -58,6 +63,16 @@ export interface DataplaneSyncOptions {
   onPolicyView?: (view: PolicyView) => Promise<void>;
   /** Where this node namespace's br_netfilter switch is read (tests point it elsewhere). */
   bridgeNfPath?: string;
+  /** How long the controllers' prober has not reached this node, and when the node must fence
+   *  (default: the health endpoint of this process, health.ts). */
+  probeSilence?: () => ProbeSilence | undefined;
+  /** Test seams (defaults: this namespace's interfaces, `arping -D`, `ip addr replace`). */
+  readInterfaces?: () => Promise<UnderlayInterface[]>;
+  duplicateAddress?: (dev: string, ip: string) => Promise<boolean>;
+  renewLeases?: (
+    leases: { dev: string; address: string; label: string }[],
+    lifetimeS: number,
+  ) => Promise<void>;
 }
 
 export const BRIDGE_NF_PATH = "/proc/sys/net/bridge/bridge-nf-call-iptables";
@@ -98,22 +113,64 @@ function nodeFingerprint(n: KubeObject): string {
  */
 export const EGRESS_ADDRESS_LIFETIME_S = 3;
 const LEASE_RENEW_MS = 1000;
+/** How often the probe silence is checked (the fence must act within ~FENCE_MARGIN_MS). */
+const FENCE_CHECK_MS = 25;
+/** Probe silence after which a node that still reaches the API stops fencing (not probed any more). */
+const SILENCE_FORGET_MS = 10_000;
 
 const RETRY_DAD_MS = 150;
-const DAD_WAIT_MS = 120;
+/** Bound on arping's start-up (spawn → probe sent) in duplicate-address detection. */
+const DAD_WAIT_MS = 500;
+/** How long DAD listens for an answer after its probe left (a holder's kernel answers ARP within a
+ *  millisecond or two on a LAN, whatever its user-space load). */
+const DAD_REPLY_WAIT_MS = 40;
+/** Whole-run bound of arping when stdbuf is missing (spawn + probe + answer). */
+const DAD_FALLBACK_MS = 120;
 const POLICY_RETRY_BASE_MS = 200;
+const NODE_KEY = "node";
+/** Longest time between two reads of the node's `ip` state (routes, rules, addresses). */
+const IP_RESYNC_MS = 10_000;
+const POLICY_KEY = "policy";
 const POLICY_RETRY_MAX_MS = 10_000;
+
+/** Wall-clock milliseconds per phase of one sync, for the "dataplane updated" log line. */
+class PhaseTimer {
+  private last = performance.now();
+  private readonly out: Record<string, number> = {};
+  constructor(triggeredAt: number | undefined) {
+    if (triggeredAt !== undefined) this.out.queued = Math.round((this.last - triggeredAt) * 10) / 10;
+  }
+  mark(phase: string): void {
+    const t = performance.now();
+    this.out[phase] = Math.round((t - this.last) * 10) / 10;
+    this.last = t;
+  }
+  phases(): Record<string, number> {
+    return this.out;
+  }
+}
 
 export class DataplaneSync {
   private readonly informers: InformerFactory;
   private readonly queue: WorkQueue;
-  private lastScript = "";
+  /** The node program last applied (the incremental compiler's base). */
+  private lastCompiled: Compiled | undefined;
   private applied = 0;
   private leased: { dev: string; address: string; label: string }[] = [];
   private leaseTimer: NodeJS.Timeout | undefined;
+  private fenceTimer: NodeJS.Timeout | undefined;
+  /** Cut off from the controllers' prober long enough that an egress IP may be moving away. */
+  private probeFenced = false;
   private stale = false;
   private refreshing = false;
   private lastPolicyScript = "";
+  private lastSysctls = "";
+  private interfaces: UnderlayInterface[] | undefined;
+  private lastIpKey = "";
+  private lastIpAt = 0;
+  private ipLock: Promise<void> = Promise.resolve();
+  /** When the first trigger since the last sync came (the queue wait is logged). */
+  private triggeredAt: number | undefined;
   private lastPolicyWarnings = "";
   private policyApplied = 0;
   private policyFailures = 0;
@@ -129,13 +186,16 @@ export class DataplaneSync {
     private readonly log: Logger,
   ) {
     this.informers = new InformerFactory(client, log);
+    // Two keys, two workers: the node program (EgressIP moves, services) and the policy program
+    // (with multicast, whose sync spawns several commands) run side by side, so a failover never
+    // waits behind a policy sync that an unrelated pod or endpoints change started.
     this.queue = new WorkQueue(
-      () => this.sync(),
+      (key) => (key === NODE_KEY ? this.syncNodeKey() : this.syncPolicyKey()),
       (_k, err, attempt) => {
         if (err instanceof ViewError) this.log.info({ reason: err.message }, "dataplane waiting");
         else this.log.warn({ err, attempt }, "dataplane sync failed");
       },
-      { baseDelayMs: 100, maxDelayMs: 5_000 },
+      { baseDelayMs: 100, maxDelayMs: 5_000, workers: 2 },
     );
     for (const rt of [
       podType,
@@ -178,7 +238,9 @@ export class DataplaneSync {
   }
 
   trigger(): void {
-    this.queue.add("sync");
+    this.triggeredAt ??= performance.now();
+    this.queue.add(NODE_KEY);
+    this.queue.add(POLICY_KEY);
   }
 
   async start(): Promise<void> {
@@ -187,6 +249,61 @@ export class DataplaneSync {
     this.trigger();
     this.leaseTimer = setInterval(() => void this.renewLeases(), LEASE_RENEW_MS);
     this.leaseTimer.unref();
+    this.fenceTimer = setInterval(() => void this.checkProbeSilence(), FENCE_CHECK_MS);
+    this.fenceTimer.unref();
+  }
+
+  /**
+   * True while this node is not probed often enough to be sure it still holds its egress IPs. A
+   * silence longer than SILENCE_FORGET_MS while the API answers means the controllers stopped
+   * probing this node on purpose (label removed, probing turned off) or are down (then nothing moves
+   * either): the fence lifts and the API watch decides alone, as for a node never probed. A node
+   * cut off for real has lost the API by then too and stays fenced through `apiReachable`.
+   */
+  private silent(): boolean {
+    const s = (this.opts.probeSilence ?? probeSilence)();
+    if (s === undefined || s.silentMs < s.fenceAfterMs) return false;
+    return s.silentMs < s.fenceAfterMs + SILENCE_FORGET_MS || !this.opts.apiReachable();
+  }
+
+  /**
+   * Self-fence: the prober has not reached this node for nearly as long as it needs to declare it
+   * unreachable, so the controller may be giving its egress IPs to another node right now and this
+   * node cannot hear about it (its link is down, or the controller cannot reach it). Drop the egress
+   * addresses at once (outside the work queue, which may be busy), then resync fenced; they come back
+   * only after probes resume and the watches were restarted. Without this the node would keep
+   * answering ARP until the API heartbeat goes stale (seconds), so a link that returns in between
+   * would find two nodes answering for one IP.
+   */
+  private async checkProbeSilence(): Promise<void> {
+    const silent = this.silent();
+    if (silent === this.probeFenced) return;
+    this.probeFenced = silent;
+    if (!silent) {
+      this.log.info("probes reach this node again");
+      void this.renewLeases(); // restarts the watches now rather than at the next lease tick
+      return;
+    }
+    this.stale = true;
+    const held = this.leased;
+    this.log.warn(
+      { addresses: held.map((a) => a.address), silence: (this.opts.probeSilence ?? probeSilence)() },
+      "not probed by the controllers: dropping egress addresses (self-fence)",
+    );
+    await this.withIpLock(async () => {
+      const leased = this.leased;
+      this.leased = [];
+      this.lastIpKey = ""; // the next sync reads the state again
+      // One removal per address (a batch stops at its first failure, e.g. an address already gone).
+      await Promise.all(
+        leased.map((a) =>
+          this.opts.ip.exec([{ op: "del-address", dev: a.dev, address: a.address }]).catch((err: unknown) => {
+            this.log.warn({ err, address: a.address }, "self-fence: removing an address failed");
+          }),
+        ),
+      );
+    });
+    this.trigger();
   }
 
   /**
@@ -195,7 +312,7 @@ export class DataplaneSync {
    * was cut off may have lost its egress IPs meanwhile and must not renew them from stale data.
    */
   private async renewLeases(): Promise<void> {
-    if (!this.opts.apiReachable()) {
+    if (!this.opts.apiReachable() || this.silent()) {
       // Cut off: resync at once, fenced (the program then holds no egress address and no SNAT entry
       // for one), instead of keeping the address until its lease runs out — a link that returns
       // within the lease would otherwise find this node still answering for an IP that has moved.
@@ -212,9 +329,8 @@ export class DataplaneSync {
       try {
         await this.informers.restartAll();
         // The caches are fresh again: recompute (holding what the API says this node holds).
-        // Not awaited: renewLeases also runs at the end of a sync, inside the queue's only worker,
-        // so waiting for the queue here would wait for itself (the dataplane froze for good). The
-        // triggered sync recomputes and renews the leases at its end.
+        // Not awaited: waiting for the queue from here could wait for a sync that waits for the
+        // ip lock this path may take. The triggered sync recomputes (adding addresses as leases).
         this.stale = false;
         this.trigger();
       } catch (e) {
@@ -224,32 +340,18 @@ export class DataplaneSync {
       }
       return;
     }
-    for (const a of this.leased) {
-      const lft = String(EGRESS_ADDRESS_LIFETIME_S);
-      await run(
-        "ip",
-        [
-          "addr",
-          "replace",
-          a.address,
-          "dev",
-          a.dev,
-          "label",
-          a.label,
-          "valid_lft",
-          lft,
-          "preferred_lft",
-          lft,
-        ],
-        {
-          allowFailure: true,
-        },
+    void this.refreshInterfaces();
+    await this.withIpLock(async () => {
+      if (this.leased.length === 0) return;
+      await (this.opts.renewLeases ?? renewAddressLeases)(this.leased, EGRESS_ADDRESS_LIFETIME_S).catch(
+        (err: unknown) => this.log.warn({ err }, "renewing egress address leases failed"),
       );
-    }
+    });
   }
 
   async stop(): Promise<void> {
     if (this.leaseTimer) clearInterval(this.leaseTimer);
+    if (this.fenceTimer) clearInterval(this.fenceTimer);
     this.queue.stop();
     await this.informers.stopAll();
   }
@@ -258,25 +360,27 @@ export class DataplaneSync {
     return this.queue.idle();
   }
 
-  private async sync(): Promise<{ requeueAfterMs?: number } | undefined> {
-    // Policy first and on its own: a node-table failure (which throws, as before) must not leave
-    // policy changes unapplied, and a policy failure must not hold back EgressIP/service changes.
-    let policyRetryMs: number | undefined;
+  private syncNodeKey(): Promise<{ requeueAfterMs?: number } | undefined> {
+    return this.syncNode();
+  }
+
+  /** The policy step never throws: its failures are retried on their own backoff. */
+  private async syncPolicyKey(): Promise<{ requeueAfterMs?: number } | undefined> {
     try {
       await this.syncPolicy();
       this.policyFailures = 0;
+      return undefined;
     } catch (e) {
       this.policyFailures++;
       if (e instanceof ViewError) this.log.info({ reason: e.message }, "policy waiting");
       else this.log.warn({ err: e, attempt: this.policyFailures }, "policy sync failed");
-      policyRetryMs = Math.min(
-        POLICY_RETRY_MAX_MS,
-        POLICY_RETRY_BASE_MS * 2 ** Math.min(this.policyFailures - 1, 10),
-      );
+      return {
+        requeueAfterMs: Math.min(
+          POLICY_RETRY_MAX_MS,
+          POLICY_RETRY_BASE_MS * 2 ** Math.min(this.policyFailures - 1, 10),
+        ),
+      };
     }
-    const out = await this.syncNode();
-    if (policyRetryMs === undefined) return out;
-    return { requeueAfterMs: Math.min(policyRetryMs, out?.requeueAfterMs ?? policyRetryMs) };
   }
 
   /** Builds, compiles and (when it changed) applies the policy program; the admin table once. */
@@ -362,11 +466,14 @@ export class DataplaneSync {
   }
 
   private async syncNode(): Promise<{ requeueAfterMs?: number } | undefined> {
+    const t = new PhaseTimer(this.triggeredAt);
+    this.triggeredAt = undefined;
     const i = (rt: Parameters<InformerFactory["for"]>[0]) => this.informers.for(rt).list();
-    const addrs = await readAddresses();
-    const interfaces = addrs
-      .filter((a) => a.family === 4 && a.ifname !== this.opts.bridge && !this.opts.owned.has(a.address))
-      .map((a) => ({ name: a.ifname, address: `${a.address}/${a.prefixLength}` }));
+    // The underlay interfaces change rarely: read once, then refreshed by the lease timer (which
+    // triggers a sync when they change), so a failover does not wait for an `ip` spawn here.
+    const interfaces = this.interfaces ?? (await this.currentInterfaces());
+    this.interfaces = interfaces;
+    t.mark("read");
     const view = buildNodeView({
       nodeName: this.opts.node,
       bridge: this.opts.bridge,
@@ -382,82 +489,255 @@ export class DataplaneSync {
       netNamespaces: i(netNamespaceType),
       localPods: this.opts.localPods(),
     });
-    // Named counters survive a whole-table replacement only if their values are carried over.
-    const read = await readCounters(this.opts.nft, "inet", "egress-node").catch(() => undefined);
-    const counters = read ? Object.fromEntries(read) : undefined;
-    let program = compileNodeProgram(view, counters ? { counters } : {});
+    t.mark("view");
+    // Incremental from the program last applied: a pod joining or leaving an EgressIP recomputes only
+    // that pod and yields its element delta directly (docs/dataplane.md, "Incremental compile").
+    let compiled = compileNodeIncremental(view, this.lastCompiled);
+    let program = compiled.program;
+    t.mark("compile");
     for (const w of program.warnings) this.log.warn(w, "dataplane: item skipped");
     // Cut off from the API, this node may already have lost its egress IPs to another node: it
     // holds none until the watches were restarted (fencing), so a sync triggered meanwhile (a local
     // pod change, a retry) cannot re-add an address from stale data.
-    const fenced = this.stale || !this.opts.apiReachable();
+    let fenced = this.stale || !this.opts.apiReachable() || this.silent();
     if (fenced) this.stale = true;
-    const deferred = fenced
-      ? new Set(program.ip.addresses.map((a) => a.address.split("/")[0]!))
-      : await this.addressesStillHeldElsewhere(program);
-    if (deferred.size > 0) {
-      // Take neither the address nor its SNAT entries yet: remote pods' flows are dropped (and
-      // retried by TCP) rather than leaving with an address this node cannot receive replies for.
-      const self = this.opts.node;
-      program = compileNodeProgram(
-        {
-          ...view,
-          egressIPs: view.egressIPs.map((e) => ({
-            ...e,
-            ips: e.ips.filter((h) => !(h.node === self && deferred.has(h.ip))),
-          })),
-          // A project whose egress IP this node cannot take yet is dropped, never masqueraded
-          // (MISSION §8: its traffic leaves with the egress IP or not at all); TCP retries once
-          // the address is taken.
-          projectEgress: view.projectEgress.map((p) =>
-            p.state.kind === "normal" && p.state.node === self && deferred.has(p.state.egressIP)
-              ? { ...p, state: { kind: "dropped" as const } }
-              : p,
-          ),
-        },
-        counters ? { counters } : {},
+    // From here to the `ip` batch the lease renewal waits (it must not re-add an address this sync
+    // removes). The `ip` state is read while duplicate-address detection listens: both are waits.
+    return this.withIpLock(async () => {
+      // The `ip` state is read when the desired state changed, and at least every IP_RESYNC_MS (so
+      // a route or rule removed behind the agent's back comes back), not on every sync: a sync that
+      // an unrelated change started then spawns no process at all.
+      const ipKey = JSON.stringify(program.ip);
+      const readIp = fenced || ipKey !== this.lastIpKey || Date.now() - this.lastIpAt > IP_RESYNC_MS;
+      const [deferred, current] = await Promise.all([
+        fenced
+          ? Promise.resolve(new Set(program.ip.addresses.map((a) => a.address.split("/")[0]!)))
+          : this.addressesStillHeldElsewhere(program),
+        readIp ? this.opts.ip.read() : Promise.resolve(undefined),
+      ]);
+      t.mark("dad+ipread");
+      // The self-fence may have struck while DAD listened: take nothing then.
+      if (this.stale && !fenced) {
+        fenced = true;
+        for (const a of program.ip.addresses) deferred.add(a.address.split("/")[0]!);
+      }
+      if (deferred.size > 0) {
+        // Take neither the address nor its SNAT entries yet: remote pods' flows are dropped (and
+        // retried by TCP) rather than leaving with an address this node cannot receive replies for.
+        const self = this.opts.node;
+        compiled = compileNodeIncremental(
+          {
+            ...view,
+            egressIPs: view.egressIPs.map((e) => ({
+              ...e,
+              ips: e.ips.filter((h) => !(h.node === self && deferred.has(h.ip))),
+            })),
+            // A project whose egress IP this node cannot take yet is dropped, never masqueraded
+            // (MISSION §8: its traffic leaves with the egress IP or not at all); TCP retries once
+            // the address is taken.
+            projectEgress: view.projectEgress.map((p) =>
+              p.state.kind === "normal" && p.state.node === self && deferred.has(p.state.egressIP)
+                ? { ...p, state: { kind: "dropped" as const } }
+                : p,
+            ),
+          },
+          this.lastCompiled,
+        );
+        program = compiled.program;
+        t.mark("recompile");
+      }
+      const safe = program;
+      // Sysctls are written once per distinct list (each is a process spawn; the list only changes
+      // with the node's interfaces), not on every sync.
+      const sysctlKey = JSON.stringify(safe.sysctls);
+      if (sysctlKey !== this.lastSysctls) {
+        await applySysctls(this.opts.ip, safe.sysctls);
+        this.lastSysctls = sysctlKey;
+        t.mark("sysctl");
+      }
+      // New egress addresses are added as leases right away (no separate renewal spawn).
+      const ip = {
+        ...safe.ip,
+        addresses: safe.ip.addresses.map((a) => ({ ...a, lifetimeS: EGRESS_ADDRESS_LIFETIME_S })),
+      };
+      const { beforeNft, afterNft, announce } = splitIpActions(
+        current && (readIp || deferred.size > 0) ? diffIp(ip, current) : [],
       );
-    }
-    const safe = program;
-    await applySysctls(this.opts.ip, safe.sysctls);
-    if (safe.nft !== this.lastScript) {
-      this.log.debug({ nft: safe.nft }, "applying node program");
-      await this.applyScript(this.lastScript, safe.nft);
-    }
-    const res = await reconcileIp(this.opts.ip, safe.ip, { announce: true });
-    this.lastScript = safe.nft;
-    this.opts.owned.clear();
-    for (const a of safe.ip.addresses) this.opts.owned.add(a.address.split("/")[0]!);
-    this.leased = safe.ip.addresses.map((a) => ({ dev: a.dev, address: a.address, label: a.label }));
-    await this.renewLeases();
-    this.applied++;
-    if (res.actions.length > 0) this.log.info({ actions: res.actions.length }, "dataplane updated");
-    return deferred.size > 0 && !fenced ? { requeueAfterMs: RETRY_DAD_MS } : undefined;
+      // Published as owned before they are added: the node heartbeat must never report an egress IP
+      // as a node address (the controller would see an EgressIPConflict).
+      for (const a of safe.ip.addresses) this.opts.owned.add(a.address.split("/")[0]!);
+      // Addresses, routes and rules first: a new holder takes its address and announces it without
+      // waiting for the table (a remote pod's flow arriving before its SNAT entry is dropped and
+      // retried, never masqueraded), and a flow the new table marks finds its holder's table.
+      await this.opts.ip.exec(beforeNft);
+      t.mark("ip");
+      // Announcements (arping -U waits a whole second for replies nobody sends) run detached: the
+      // gratuitous ARP leaves at once, in parallel with the table, and the next change is not held
+      // back by the wait.
+      for (const a of announce)
+        this.opts.ip.announce(a.dev, a.ip).catch((err: unknown) => {
+          this.log.warn({ err, ip: a.ip, dev: a.dev }, "gratuitous ARP failed");
+        });
+      if (await this.applyNodeProgram(compiled)) t.mark(`nft-${compiled.mode}`);
+      this.lastCompiled = compiled;
+      // Rules and routes nobody is marked for any more go last.
+      await this.opts.ip.exec(afterNft);
+      if (afterNft.length > 0) t.mark("ip-after");
+      if (current) {
+        this.lastIpKey = JSON.stringify(safe.ip);
+        this.lastIpAt = Date.now();
+      }
+      const res = { actions: [...beforeNft, ...afterNft], pendingAnnouncements: announce };
+      this.opts.owned.clear();
+      for (const a of safe.ip.addresses) this.opts.owned.add(a.address.split("/")[0]!);
+      this.leased = safe.ip.addresses.map((a) => ({ dev: a.dev, address: a.address, label: a.label }));
+      this.applied++;
+      const actions = res.actions.length + res.pendingAnnouncements.length;
+      if (actions > 0) this.log.info({ actions, ms: t.phases() }, "dataplane updated");
+      return deferred.size > 0 && !fenced ? { requeueAfterMs: RETRY_DAD_MS } : undefined;
+    });
   }
 
   /**
-   * Egress addresses not yet on this node are probed with duplicate-address detection first; those
-   * another node still answers for are returned (and retried shortly).
+   * The node table, from the program last applied: the incremental compiler's element delta when it
+   * has one, else a delta computed from the two scripts when only elements differ, else the whole
+   * table with the drop counter carried over (read from the kernel only then: a delta keeps the
+   * kernel's counter). A refused delta (the table was changed behind the agent's back) falls back to
+   * the whole table. Returns whether anything was applied.
    */
-  private async addressesStillHeldElsewhere(program: NodeProgram): Promise<Set<string>> {
-    const deferred = new Set<string>();
-    for (const a of program.ip.addresses) {
-      const ip = a.address.split("/")[0]!;
-      if (this.opts.owned.has(ip)) continue;
-      // arping waits whole seconds; a node that still holds the address answers within
-      // milliseconds, so a probe cut off after DAD_WAIT_MS without a reply means the address is free.
-      const r = await run("arping", ["-D", "-c", "1", "-w", "1", "-I", a.dev, ip], {
-        allowFailure: true,
-        timeoutMs: DAD_WAIT_MS,
-      });
-      if (r.code === 1) {
-        deferred.add(ip);
-        this.log.info(
-          { ip, dev: a.dev },
-          "egress IP still answered by another node; waiting before taking it",
-        );
+  private async applyNodeProgram(next: Compiled): Promise<boolean> {
+    const prev = this.lastCompiled;
+    let delta = next.delta;
+    if (delta === undefined && prev) {
+      // Scripts are rendered here only (the incremental path never renders them).
+      if (prev.program.nft === next.program.nft) return false;
+      delta = elementDelta(prev.program.nft, next.program.nft);
+    }
+    if (delta === "") return false;
+    if (delta !== undefined) {
+      this.log.debug({ delta }, "applying node program delta");
+      try {
+        await this.opts.nft.apply(delta);
+        return true;
+      } catch (err) {
+        this.log.warn({ err }, "element delta refused; applying the whole table");
       }
     }
+    const script = next.program.nft;
+    this.log.debug({ nft: script }, "applying node program");
+    const read = await readCounters(this.opts.nft, "inet", "egress-node").catch(() => undefined);
+    await this.opts.nft.apply(read ? withCounterValues(script, Object.fromEntries(read)) : script);
+    return true;
+  }
+
+  /** This node's underlay interfaces (IPv4, not the pod bridge, not the egress addresses it holds). */
+  private async currentInterfaces(): Promise<UnderlayInterface[]> {
+    if (this.opts.readInterfaces) return this.opts.readInterfaces();
+    const addrs = await readAddresses();
+    return addrs
+      .filter((a) => a.family === 4 && a.ifname !== this.opts.bridge && !this.opts.owned.has(a.address))
+      .map((a) => ({ name: a.ifname, address: `${a.address}/${a.prefixLength}` }));
+  }
+
+  /** Re-reads the interfaces (lease timer); a change triggers a sync. */
+  private async refreshInterfaces(): Promise<void> {
+    const now = await this.currentInterfaces().catch(() => undefined);
+    if (!now || this.interfaces === undefined) return;
+    if (JSON.stringify(now) === JSON.stringify(this.interfaces)) return;
+    this.interfaces = now;
+    this.trigger();
+  }
+
+  /** Runs `fn` when no other holder of the lock runs (sync's ip phase, lease renewal). */
+  private withIpLock<T>(fn: () => Promise<T>): Promise<T> {
+    const r = this.ipLock.then(fn, fn);
+    this.ipLock = r.then(
+      () => undefined,
+      () => undefined,
+    );
+    return r;
+  }
+
+  /**
+   * Egress addresses not yet on this node are probed with duplicate-address detection first (all in
+   * parallel); those another node still answers for are returned (and retried shortly).
+   */
+  private async addressesStillHeldElsewhere(program: NodeProgram): Promise<Set<string>> {
+    const fresh = program.ip.addresses.filter((a) => !this.opts.owned.has(a.address.split("/")[0]!));
+    const dad = this.opts.duplicateAddress ?? duplicateAddress;
+    const answered = await Promise.all(fresh.map((a) => dad(a.dev, a.address.split("/")[0]!)));
+    const deferred = new Set<string>();
+    fresh.forEach((a, n) => {
+      if (!answered[n]) return;
+      const ip = a.address.split("/")[0]!;
+      deferred.add(ip);
+      this.log.info({ ip, dev: a.dev }, "egress IP still answered by another node; waiting before taking it");
+    });
     return deferred;
   }
+}
+
+/** Renews the lifetime of egress addresses: one `ip -batch` (one process however many there are). */
+export async function renewAddressLeases(
+  leases: { dev: string; address: string; label: string }[],
+  lifetimeS: number,
+): Promise<void> {
+  const lft = String(lifetimeS);
+  const lines = leases.map(
+    (a) => `addr replace ${a.address} dev ${a.dev} label ${a.label} valid_lft ${lft} preferred_lft ${lft}`,
+  );
+  const r = await run("ip", ["-batch", "-"], { input: `${lines.join("\n")}\n`, allowFailure: true });
+  if (r.code !== 0) throw new Error(`ip addr replace (lease renewal) failed: ${r.stderr.trim()}`);
+}
+
+/**
+ * Duplicate-address detection for one IPv4 address: true when another host answered ARP for it.
+ * `arping -D` counts in whole seconds, but a host that holds the address answers from its kernel
+ * within a millisecond or two. arping prints its "ARPING …" line right before it sends the probe
+ * (line-buffered through `stdbuf -oL`), so the wait is measured from the send, not from the spawn:
+ * a loaded machine that is slow to start arping does not shorten the listening window. Without
+ * the line (no stdbuf) the run is bounded as a whole (DAD_FALLBACK_MS).
+ */
+export function duplicateAddress(dev: string, ip: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let done = false;
+    let out = "";
+    let timer: NodeJS.Timeout | undefined;
+    const child = spawn("stdbuf", ["-oL", "arping", "-D", "-c", "1", "-w", "1", "-I", dev, ip], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const finish = (dup: boolean) => {
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      child.kill("SIGKILL");
+      resolve(dup);
+    };
+    const arm = (ms: number) => {
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => finish(/reply from/i.test(out)), ms);
+    };
+    arm(DAD_WAIT_MS + DAD_REPLY_WAIT_MS);
+    child.stdout.on("data", (d: Buffer) => {
+      const first = !out.includes("ARPING");
+      out += d.toString();
+      if (/reply from/i.test(out)) finish(true);
+      else if (first && out.includes("ARPING")) arm(DAD_REPLY_WAIT_MS);
+    });
+    // Exit 1 = a reply came (arping -D); anything else (or a spawn error) = nobody answered.
+    child.on("close", (code) => finish(code === 1 || /reply from/i.test(out)));
+    child.on("error", () => {
+      // No stdbuf: plain arping, bounded as a whole.
+      if (done) return;
+      done = true;
+      if (timer) clearTimeout(timer);
+      run("arping", ["-D", "-c", "1", "-w", "1", "-I", dev, ip], {
+        allowFailure: true,
+        timeoutMs: DAD_FALLBACK_MS,
+      }).then(
+        (r) => resolve(r.code === 1),
+        () => resolve(false),
+      );
+    });
+  });
 }

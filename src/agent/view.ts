@@ -115,11 +115,24 @@ export function buildNodeView(s: ClusterState): NodeView {
     });
   }
 
-  // Pod addresses: the API's, overridden by what this node's kubelet knows first-hand.
+  // Pod addresses: the API's, overridden by what this node's kubelet knows first-hand. Pods are
+  // indexed once (by key and by namespace): lookups per local pod or per project must not scan all
+  // pods (at 10,000 pods that scan was 250 ms per view).
   const ipOf = new Map<string, string>();
+  const podByKey = new Map<string, KubeObject>();
+  const podsByNs = new Map<string, KubeObject[]>();
   for (const p of s.pods) {
+    const key = `${p.metadata.namespace}/${p.metadata.name}`;
+    podByKey.set(key, p);
+    const ns = p.metadata.namespace ?? "";
+    let list = podsByNs.get(ns);
+    if (!list) {
+      list = [];
+      podsByNs.set(ns, list);
+    }
+    list.push(p);
     const ip = podIP(p);
-    if (ip) ipOf.set(`${p.metadata.namespace}/${p.metadata.name}`, ip);
+    if (ip) ipOf.set(key, ip);
   }
   for (const p of s.localPods) ipOf.set(`${p.namespace}/${p.name}`, p.ip);
 
@@ -169,8 +182,7 @@ export function buildNodeView(s: ClusterState): NodeView {
       continue;
     }
     const ns = nn.metadata.name ?? "";
-    const podIPs = s.pods
-      .filter((p) => p.metadata.namespace === ns)
+    const podIPs = (podsByNs.get(ns) ?? [])
       .map((p) => ipOf.get(`${ns}/${p.metadata.name}`))
       .filter((x): x is string => !!x);
     if (st.state === "normal" && st.egressIP && st.node && st.nodeIP) {
@@ -185,7 +197,7 @@ export function buildNodeView(s: ClusterState): NodeView {
   }
 
   const localPods = s.localPods.map((p) => {
-    const obj = s.pods.find((q) => q.metadata.namespace === p.namespace && q.metadata.name === p.name);
+    const obj = podByKey.get(`${p.namespace}/${p.name}`);
     return { namespace: p.namespace, name: p.name, ip: p.ip, labels: obj?.metadata.labels ?? {} };
   });
   const serviceCIDR = typeof cn?.serviceNetwork === "string" ? cn.serviceNetwork : "172.30.0.0/16";

@@ -16,9 +16,9 @@ function parse(args: string[]): ReturnType<typeof controlPlaneOptions> {
 test("defaults give sub-second reachability detection and OpenShift's networks", () => {
   const o = parse([]);
   assert.equal(o.platform, "BareMetal");
-  // Worst-case detection: interval × failures + timeout = 900 ms; two failures ride out one slow probe.
-  assert.equal(o.egressIPReachabilityTimeoutMs, 500);
-  assert.equal(o.egressIPReachabilityIntervalMs, 200);
+  // Worst-case detection: interval × failures + timeout = 450 ms; two failures ride out one slow probe.
+  assert.equal(o.egressIPReachabilityTimeoutMs, 250);
+  assert.equal(o.egressIPReachabilityIntervalMs, 100);
   assert.equal(o.egressIPReachabilityFailures, 2);
   assert.deepEqual(o.clusterNetworks, [{ cidr: "10.128.0.0/14", hostSubnetLength: 9 }]);
 });

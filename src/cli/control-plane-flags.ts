@@ -19,9 +19,9 @@ export function addControlPlaneFlags(cmd: Command): Command {
     .option(
       "--egressip-reachability-timeout <ms>",
       "node reachability probe timeout in ms; 0 turns probing off",
-      "500",
+      "250",
     )
-    .option("--egressip-reachability-interval <ms>", "interval between probes of one node in ms", "200")
+    .option("--egressip-reachability-interval <ms>", "interval between probes of one node in ms", "100")
     .option("--egressip-reachability-failures <n>", "failed probes before a node counts as unreachable", "2")
     .option(
       "--simulate-cloud",

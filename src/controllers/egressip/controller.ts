@@ -45,10 +45,10 @@ import {
 } from "./translate.js";
 
 export interface EgressIPControllerOptions {
-  /** Probe period per node (ms). Default: options.egressIPReachabilityIntervalMs, else 200. */
+  /** Probe period per node (ms). Default: options.egressIPReachabilityIntervalMs, else 100. */
   probeIntervalMs?: number;
   /** Consecutive failed probes before a node is unreachable. Default:
-   *  options.egressIPReachabilityFailures, else 1. */
+   *  options.egressIPReachabilityFailures, else 2. */
   probeFailures?: number;
   /** Replaces the HTTP probe (tests). */
   probe?: ProbeFn;
@@ -149,8 +149,8 @@ export class EgressIPController implements Controller {
     this.probeTimeoutMs = ctx.options.egressIPReachabilityTimeoutMs;
     if (this.probeTimeoutMs > 0) {
       this.prober = new Prober({
-        intervalMs: this.opts.probeIntervalMs ?? extra.egressIPReachabilityIntervalMs ?? 200,
-        failures: Math.max(1, this.opts.probeFailures ?? extra.egressIPReachabilityFailures ?? 1),
+        intervalMs: this.opts.probeIntervalMs ?? extra.egressIPReachabilityIntervalMs ?? 100,
+        failures: Math.max(1, this.opts.probeFailures ?? extra.egressIPReachabilityFailures ?? 2),
         timeoutMs: this.probeTimeoutMs,
         ...(this.opts.probe ? { probe: this.opts.probe } : {}),
         onChange: (node, reachable, prev) => {

@@ -5,8 +5,17 @@
 // It only observes and reports state changes; it never touches the API.
 import { Agent, request } from "node:http";
 
-/** Answers true when the endpoint said 200 within the timeout. */
-export type ProbeFn = (url: string, timeoutMs: number) => Promise<boolean>;
+/** Answers true when the endpoint said 200 within the timeout. `deadlineMs` (sent to the node as
+ *  PROBE_DEADLINE_HEADER) is how soon after a probe it answered the node can be declared unreachable. */
+export type ProbeFn = (url: string, timeoutMs: number, deadlineMs?: number) => Promise<boolean>;
+
+/**
+ * Request header telling the probed node the earliest time, in ms after a probe it answered, at which
+ * the prober may declare it unreachable (failures × interval + timeout). A node that hears no probe
+ * for (nearly) that long is cut off from the controller and drops its egress IPs before another node
+ * can be given them (the agent's self-fence, docs/egressip.md).
+ */
+export const PROBE_DEADLINE_HEADER = "x-egress-unreachable-after-ms";
 
 export interface ProberOptions {
   intervalMs: number;
@@ -31,7 +40,7 @@ interface Target {
 
 /** HTTP/1.1 GET with keep-alive (a probe is then one small request on an open connection). */
 export function httpProbe(agent = new Agent({ keepAlive: true, maxSockets: 4 })): ProbeFn {
-  return (url, timeoutMs) =>
+  return (url, timeoutMs, deadlineMs) =>
     new Promise<boolean>((resolve) => {
       let done = false;
       let timer: NodeJS.Timeout | undefined;
@@ -52,16 +61,23 @@ export function httpProbe(agent = new Agent({ keepAlive: true, maxSockets: 4 }))
         finish(false);
         return;
       }
-      const req = request(u, { method: "GET", agent }, (res) => {
+      const headers = deadlineMs === undefined ? {} : { [PROBE_DEADLINE_HEADER]: String(deadlineMs) };
+      const req = request(u, { method: "GET", agent, headers }, (res) => {
         const ok = res.statusCode === 200;
         res.on("error", () => finish(false));
         res.on("end", () => finish(ok));
         res.resume();
       });
       req.on("error", () => finish(false));
+      // The verdict waits for the poll phase after the timer: when this process's event loop was
+      // stalled (GC, a long run, a loaded machine), the timer and an answer that arrived meanwhile
+      // are due at once, and timers run first. setImmediate lets the answer be read before the
+      // probe counts as failed, so a stall here never makes a healthy node look unreachable.
       timer = setTimeout(() => {
-        finish(false);
-        req.destroy();
+        setImmediate(() => {
+          finish(false);
+          req.destroy();
+        });
       }, timeoutMs);
       req.end();
     });
@@ -71,12 +87,16 @@ export class Prober {
   private readonly targets = new Map<string, Target>();
   private readonly probe: ProbeFn;
   private readonly maxInflight: number;
+  private readonly deadlineMs: number;
   private stopped = false;
 
   constructor(private readonly opts: ProberOptions) {
     this.probe = opts.probe ?? httpProbe();
     // Enough overlapping probes to keep the fixed tick while earlier ones wait for their timeout.
     this.maxInflight = Math.ceil(opts.timeoutMs / opts.intervalMs) + 1;
+    // After the last answered probe, `failures` more must be sent (one per tick at the earliest) and
+    // time out before the node is declared unreachable.
+    this.deadlineMs = opts.failures * opts.intervalMs + opts.timeoutMs;
   }
 
   /** Known state: true/false, or undefined before the first result. */
@@ -152,7 +172,7 @@ export class Prober {
     const seq = ++t.seq;
     const url = t.url;
     t.inflight++;
-    void this.probe(url, this.opts.timeoutMs)
+    void this.probe(url, this.opts.timeoutMs, this.deadlineMs)
       .catch(() => false)
       .then((ok) => {
         t.inflight--;

@@ -293,9 +293,29 @@ describe("compileNodeProgram: EgressIP", () => {
   it("only marks flows that leave the cluster, and restores the mark only in the original direction", async () => {
     const { rules } = await compile(view({ egressIPs: [eip([H2()])] }));
     assert.deepEqual(rules("egress-mark"), [
-      "ct direction original ct mark and 0x0fff0000 != 0 meta mark set ct mark return",
+      "ct direction original ct mark and 0x0fff0000 != 0 ct mark and 0x0fff0000 @live_marks meta mark set ct mark return",
+      "ct direction original ct mark and 0x0fff0000 != 0 goto egress-repath",
       "ct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
     ]);
+  });
+
+  it("re-paths flows whose holder no chain uses any more; live_marks = the remote holders in use", async () => {
+    const two = await compile(view({ egressIPs: [eip([H2(), H3()])] }));
+    assert.deepEqual(two.el("live_marks"), [hexMark(N2), hexMark(N3)].sort());
+    // The old holder n2 failed: the EgressIP now sits on n3 alone, n2's mark is no longer live, so a
+    // flow still carrying it is cleared and looked up again (→ n3's chain), or dropped.
+    const moved = await compile(view({ egressIPs: [eip([H3()])] }));
+    assert.deepEqual(moved.el("live_marks"), [hexMark(N3)]);
+    assert.deepEqual(moved.rules("egress-repath"), [
+      "ct mark set ct mark and 0xf000ffff",
+      "ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
+      "drop",
+    ]);
+    // Held here now: no remote path is live, an old flow marked for n2 is dropped (it cannot be
+    // NATed mid-stream here), never sent out un-NATed.
+    const local = await compile(view({ egressIPs: [eip([H1()])] }));
+    assert.deepEqual(local.el("live_marks"), []);
+    assert.deepEqual(local.el("egress_pods"), []);
   });
 
   it("warns about and skips bad addresses instead of failing the node", async () => {

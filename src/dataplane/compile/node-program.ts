@@ -23,6 +23,7 @@ import { containsV4, formatV4, formatV4CIDR, parseV4, parseV4CIDR, type V4CIDR }
 import type {
   AddressSpec,
   CompileWarning,
+  IpProgram,
   NodeProgram,
   NodeView,
   RouteSpec,
@@ -119,9 +120,70 @@ const byNumber = (a: number, b: number): number => a - b;
 
 /** One way out for a flow: 0 = leave from this node (SNAT here if this node holds the IP), else the
  *  holder id whose table routes to the holding node. */
-type Path = number;
+export type Path = number;
+
+/** How the pods of one holder list leave: their paths, their chain, and the SNAT here if any. */
+export interface Plan {
+  /** Sorted paths; undefined when every path is local (no mark needed). */
+  paths?: Path[];
+  chain: string;
+  local?: { dev: string; eip: number; address: AddressSpec; key: string };
+}
+
+/** What one view entry (egressIPs[i], then projectEgress[j]) does with the pods it lists: serve them
+ *  by a plan, claim them without serving (no holder: they masquerade), drop them (project egress
+ *  "dropped"), or nothing (a skipped project: its pods stay unclaimed). "unplanned": serves, but no
+ *  pod used its holders yet, so no plan was made (the incremental compiler then compiles afresh). */
+export type ModelEntry = { kind: "serve"; plan: Plan } | { kind: "claim" | "drop" | "skip" | "unplanned" };
+
+/** The node program as data. Everything but `shape`, `entries`, refs and `podLists` is rendered. */
+export interface NodeModel {
+  clusterCIDRs: V4CIDR[];
+  clusterDsts: V4CIDR[];
+  serviceCIDR: V4CIDR;
+  podSubnet: V4CIDR;
+  bridge: string;
+  dropped: ReadonlySet<number>;
+  /** Local pod → chain choosing its remote path. */
+  egressPods: ReadonlyMap<number, string>;
+  chains: ReadonlyMap<string, Path[]>;
+  /** Interface → pod → egress IP. */
+  snat: ReadonlyMap<string, ReadonlyMap<number, number>>;
+  svcKeys: RenderInput["svcKeys"];
+  dropCounter: { packets: number; bytes: number };
+  ip: IpProgram;
+  sysctls: SysctlSpec[];
+  warnings: CompileWarning[];
+  remoteHolders: number;
+  entries: ModelEntry[];
+  /** Local pods using each chain; served pods using each egress address (`dev/ip/32`). */
+  chainRefs: ReadonlyMap<string, number>;
+  addrRefs: ReadonlyMap<string, number>;
+  /** The view's pod lists by entry (same order as `entries`). */
+  podLists: string[][];
+  /** viewShape() of the view the model was built from. */
+  shape: string;
+}
 
 export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): NodeProgram {
+  return programOf(buildNodeModel(view, opts));
+}
+
+/** Fingerprint of everything in the view but the pod lists (the incremental compiler's key). */
+export function viewShape(view: NodeView): string {
+  return JSON.stringify([
+    view.node,
+    view.nodes,
+    view.clusterCIDRs,
+    view.serviceCIDR,
+    view.services,
+    view.egressIPs.map((e) => [e.name, e.ips]),
+    view.projectEgress.map((p) => [p.namespace, p.state]),
+  ]);
+}
+
+/** The program as data (sets and maps as Maps), before rendering. Immutable once built. */
+export function buildNodeModel(view: NodeView, opts: CompileOptions = {}): NodeModel {
   const warnings: CompileWarning[] = [];
   const warn = (field: string, value: unknown, detail: string) => warnings.push({ field, value, detail });
 
@@ -185,6 +247,9 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
     claimed.add(ip);
     return ip;
   };
+  // What each view entry (EgressIPs, then project egress) does with its pods, by index.
+  const entryKinds: ("serve" | "claim" | "drop" | "skip")[] = [];
+  const entryHolders: (Served["holders"] | undefined)[] = [];
   view.egressIPs.forEach((e, ei) => {
     const holders: Served["holders"] = [];
     const seenNodes = new Set<string>();
@@ -205,6 +270,8 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
       const dev = h.interface !== undefined && IFNAME.test(h.interface) ? h.interface : undefined;
       holders.push({ ip, node: h.node, nodeIP, ...(dev ? { dev } : {}) });
     });
+    entryKinds.push(holders.length > 0 ? "serve" : "claim");
+    entryHolders.push(holders.length > 0 ? holders : undefined);
     e.podIPs.forEach((p, pi) => {
       const ip = claim(`egressIPs[${ei}].podIPs[${pi}]`, p);
       if (ip !== undefined && holders.length > 0) served.set(ip, { holders });
@@ -218,6 +285,8 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
       const nodeIP = v4(st.nodeIP);
       if (ip === undefined || nodeIP === undefined) {
         warn(`projectEgress[${i}].state`, st, "egressIP and nodeIP must be IPv4; project skipped");
+        entryKinds.push("skip");
+        entryHolders.push(undefined);
         return;
       }
       if (st.interface !== undefined && !IFNAME.test(st.interface))
@@ -225,6 +294,8 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
       const dev = st.interface !== undefined && IFNAME.test(st.interface) ? st.interface : undefined;
       holders = [{ ip, node: st.node, nodeIP, ...(dev ? { dev } : {}) }];
     }
+    entryKinds.push(holders ? "serve" : "drop");
+    entryHolders.push(holders);
     pe.podIPs.forEach((p, pi) => {
       const ip = claim(`projectEgress[${i}].podIPs[${pi}]`, p);
       if (ip === undefined) return;
@@ -242,12 +313,6 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
     for (const h of s.holders) if (h.node !== me.name) remoteHolderIPs.push(h.nodeIP);
   const ids = holderIds(remoteHolderIPs);
   // Pods of one EgressIP share its holder list: work out the paths, chain and SNAT once per list.
-  interface Plan {
-    /** Sorted paths; undefined when every path is local (no mark needed). */
-    paths?: Path[];
-    chain: string;
-    local?: { dev: string; eip: number };
-  }
   const plans = new Map<Served["holders"], Plan>();
   const planOf = (holders: Served["holders"]): Plan => {
     let plan = plans.get(holders);
@@ -256,13 +321,14 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
     let local: Plan["local"];
     for (const h of holders) {
       if (h.node === me.name) {
-        local = { dev: h.dev ?? devFor(h.ip), eip: h.ip };
+        const dev = h.dev ?? devFor(h.ip);
         const address = `${formatV4(h.ip)}/32`;
-        addresses.set(`${local.dev}/${address}`, {
-          dev: local.dev,
-          address,
-          label: `${local.dev}${ADDRESS_LABEL_SUFFIX}`,
-        });
+        local = {
+          dev,
+          eip: h.ip,
+          address: { dev, address, label: `${dev}${ADDRESS_LABEL_SUFFIX}` },
+          key: `${dev}/${address}`,
+        };
         paths.push(0);
       } else paths.push(ids.get(h.nodeIP)!);
     }
@@ -277,6 +343,9 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
     return plan;
   };
   const pathsOf = new Map<number, Plan>();
+  // Reference counts the incremental compiler needs: local pods per chain, served pods per address.
+  const chainRefs = new Map<string, number>();
+  const addrRefs = new Map<string, number>();
   for (const [pod, s] of served) {
     const plan = planOf(s.holders);
     if (plan.local) {
@@ -286,9 +355,14 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
         snat.set(plan.local.dev, m);
       }
       m.set(pod, plan.local.eip);
+      addresses.set(plan.local.key, plan.local.address);
+      addrRefs.set(plan.local.key, (addrRefs.get(plan.local.key) ?? 0) + 1);
     }
     // Only local pods need rerouting; a pod served only from here needs no mark at all.
-    if (plan.paths && containsV4(podSubnet, pod)) pathsOf.set(pod, plan);
+    if (plan.paths && containsV4(podSubnet, pod)) {
+      pathsOf.set(pod, plan);
+      chainRefs.set(plan.chain, (chainRefs.get(plan.chain) ?? 0) + 1);
+    }
   }
 
   // Routing tables and rules, one per remote holder actually used by a local pod.
@@ -304,12 +378,11 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
 
   // Flows from a pod are spread over its paths; pods with the same path list share one chain.
   const chains = new Map<string, Path[]>();
-  const egressPods: { pod: number; chain: string }[] = [];
+  const egressPods = new Map<number, string>();
   for (const [pod, plan] of pathsOf) {
     chains.set(plan.chain, plan.paths!);
-    egressPods.push({ pod, chain: plan.chain });
+    egressPods.set(pod, plan.chain);
   }
-  egressPods.sort((a, b) => byNumber(a.pod, b.pod));
 
   // Services.
   interface SvcKey {
@@ -364,20 +437,6 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
   });
   svcKeys.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
 
-  const nft = renderTable({
-    clusterCIDRs: normaliseIntervals(clusterCIDRs),
-    clusterDsts,
-    serviceCIDR,
-    podSubnet,
-    bridge: me.bridge,
-    dropped: [...dropped].sort(byNumber),
-    egressPods,
-    chains,
-    snat: snatMaps(snat),
-    svcKeys,
-    dropCounter: counterValue(opts.counters?.[REMOTE_EGRESS_DROP_COUNTER]),
-  });
-
   const ifaceNames = [...new Set([...me.interfaces.map((i) => i.name), me.bridge])].sort();
   const sysctls: SysctlSpec[] = [
     { key: "net.ipv4.ip_forward", value: "1" },
@@ -388,8 +447,17 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
 
   const routeKey = (r: RouteSpec) => `${r.table === "main" ? 0 : r.table}/${r.dst}`;
   return {
-    table: { family: TABLE_FAMILY, name: TABLE_NAME },
-    nft,
+    clusterCIDRs: normaliseIntervals(clusterCIDRs),
+    clusterDsts,
+    serviceCIDR,
+    podSubnet,
+    bridge: me.bridge,
+    dropped,
+    egressPods,
+    chains,
+    snat,
+    svcKeys,
+    dropCounter: counterValue(opts.counters?.[REMOTE_EGRESS_DROP_COUNTER]),
     ip: {
       routes: routes.sort((a, b) => (routeKey(a) < routeKey(b) ? -1 : routeKey(a) > routeKey(b) ? 1 : 0)),
       rules,
@@ -399,25 +467,97 @@ export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): N
     },
     sysctls,
     warnings,
-    stats: {
-      egressPods: egressPods.length,
-      snatEntries: [...snat.values()].reduce((n, m) => n + m.size, 0),
-      droppedPods: dropped.size,
-      serviceKeys: svcKeys.length,
-      remoteHolders: usedIds.size,
-    },
+    remoteHolders: usedIds.size,
+    entries: entryKinds.map((kind, n): ModelEntry => {
+      const h = entryHolders[n];
+      if (kind !== "serve" || !h) return { kind: kind === "serve" ? "claim" : kind };
+      // A holder list no pod used yet may name a node without a holder id: no plan without one
+      // (ids are not handed out here, so adding an entry never renumbers the others).
+      if (!plans.has(h) && h.some((x) => x.node !== me.name && !ids.has(x.nodeIP)))
+        return { kind: "unplanned" };
+      return { kind, plan: planOf(h) };
+    }),
+    chainRefs,
+    addrRefs,
+    podLists: [...view.egressIPs.map((e) => e.podIPs), ...view.projectEgress.map((p) => p.podIPs)],
+    shape: viewShape(view),
   };
 }
 
+/** A model as a NodeProgram; the script is rendered on first use (the incremental path may never
+ *  need it) and cached. */
+export function programOf(m: NodeModel): NodeProgram {
+  let nft: string | undefined;
+  const program = {
+    table: { family: TABLE_FAMILY, name: TABLE_NAME },
+    ip: m.ip,
+    sysctls: m.sysctls,
+    warnings: m.warnings,
+    stats: {
+      egressPods: m.egressPods.size,
+      snatEntries: [...m.snat.values()].reduce((n, x) => n + x.size, 0),
+      droppedPods: m.dropped.size,
+      serviceKeys: m.svcKeys.length,
+      remoteHolders: m.remoteHolders,
+    },
+  } as Omit<NodeProgram, "nft">;
+  Object.defineProperty(program, "nft", {
+    enumerable: true,
+    get: () => {
+      nft ??= renderModel(m);
+      return nft;
+    },
+  });
+  return program as NodeProgram;
+}
+
+/** Renders the whole-table script of a model (sorted: equal models give equal text). */
+export function renderModel(m: NodeModel): string {
+  return renderTable({
+    clusterCIDRs: m.clusterCIDRs,
+    clusterDsts: m.clusterDsts,
+    serviceCIDR: m.serviceCIDR,
+    podSubnet: m.podSubnet,
+    bridge: m.bridge,
+    dropped: [...m.dropped].sort(byNumber),
+    egressPods: [...m.egressPods].sort((a, b) => a[0] - b[0]).map(([pod, chain]) => ({ pod, chain })),
+    chains: m.chains,
+    snat: snatMaps(m.snat),
+    svcKeys: m.svcKeys,
+    dropCounter: m.dropCounter,
+  });
+}
+
+/**
+ * `script` (a node program rendered by compileNodeProgram) with the drop counter starting from
+ * `counters` instead of the values it was compiled with. Lets a caller compile first and read the
+ * kernel's counter only when it really replaces the whole table (an element delta keeps it).
+ */
+export function withCounterValues(script: string, counters: CompileOptions["counters"]): string {
+  const head = `\tcounter ${REMOTE_EGRESS_DROP_COUNTER} {\n\t\tpackets `;
+  const at = script.indexOf(head);
+  if (at < 0) return script;
+  const end = script.indexOf("\n", at + head.length);
+  const c = counterValue(counters?.[REMOTE_EGRESS_DROP_COUNTER]);
+  return `${script.slice(0, at)}${head}${c.packets} bytes ${c.bytes}${script.slice(end)}`;
+}
+
 /** One SNAT map per interface holding egress IPs (name from the interface, made unique), sorted. */
-function snatMaps(byDev: Map<string, Map<number, number>>): SnatMap[] {
+export function snatMaps(byDev: ReadonlyMap<string, ReadonlyMap<number, number>>): SnatMap[] {
+  return snatMapNames([...byDev.keys()]).map(({ dev, name }) => {
+    const entries = [...byDev.get(dev)!].sort((a, b) => a[0] - b[0]);
+    return { dev, name, entries };
+  });
+}
+
+/** The SNAT map name of each interface (sorted by interface; names made unique). */
+export function snatMapNames(devs: string[]): { dev: string; name: string }[] {
   const used = new Set<string>();
-  return [...byDev.keys()].sort().map((dev) => {
+  return [...devs].sort().map((dev) => {
     let name = `egressip_snat_${dev.replace(/[^A-Za-z0-9_]/g, "_")}`;
     for (let i = 2; used.has(name); i++) name = `egressip_snat_${dev.replace(/[^A-Za-z0-9_]/g, "_")}_${i}`;
     used.add(name);
-    const entries = [...byDev.get(dev)!].sort((a, b) => a[0] - b[0]);
-    return { dev, name, entries };
+    return { dev, name };
   });
 }
 
@@ -427,7 +567,7 @@ function counterValue(c: { packets: number; bytes: number } | undefined): { pack
   return { packets: ok(c?.packets) ? c.packets : 0, bytes: ok(c?.bytes) ? c.bytes : 0 };
 }
 
-interface SnatMap {
+export interface SnatMap {
   dev: string;
   name: string;
   /** [pod, egress IP] sorted by pod. */
@@ -442,7 +582,7 @@ interface RenderInput {
   bridge: string;
   dropped: number[];
   egressPods: { pod: number; chain: string }[];
-  chains: Map<string, Path[]>;
+  chains: ReadonlyMap<string, Path[]>;
   snat: SnatMap[];
   svcKeys: { key: string; chain: string; proto: string; endpoints: { ip: string; port: number }[] }[];
   dropCounter: { packets: number; bytes: number };
@@ -495,10 +635,22 @@ function renderTable(r: RenderInput): string {
 
   // Egress path choice: the first packet of a flow from a served local pod to outside the cluster picks
   // a path; later packets of the original direction carry it again (replies must not be rerouted).
+  // Marks still in use: a flow whose mark names a holder no chain uses any more (the holder failed or
+  // lost the IP) would follow a routing table that is gone and leave un-NATed; it is re-routed by
+  // the pod's current path instead (the new holder picks the flow up mid-stream and SNATs it to the
+  // same egress IP), or dropped when its path is now local (a flow cannot be NATed mid-stream here).
+  const live = [...new Set([...r.chains.values()].flat().filter((p) => p !== 0))].sort(byNumber);
+  block("set live_marks", ["\t\ttype mark", ...elements(live.map((p) => hex(p << MARK_SHIFT)))]);
   block("chain egress-mark", [
     "\t\ttype filter hook prerouting priority mangle; policy accept;",
-    `\t\tct direction original ${markRoute} != 0 meta mark set ct mark return`,
+    `\t\tct direction original ${markRoute} != 0 ${markRoute} @live_marks meta mark set ct mark return`,
+    `\t\tct direction original ${markRoute} != 0 goto egress-repath`,
     "\t\tct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
+  ]);
+  block("chain egress-repath", [
+    `\t\tct mark set ct mark and ${hex(~MARK_MASK >>> 0)}`,
+    "\t\tip daddr != @cluster_dsts ip saddr vmap @egress_pods",
+    "\t\tdrop",
   ]);
   for (const name of [...r.chains.keys()].sort()) {
     const paths = r.chains.get(name)!;

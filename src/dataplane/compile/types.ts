@@ -123,6 +123,9 @@ export interface AddressSpec {
   /** e.g. "192.168.126.10/32" */
   address: string;
   label: string;
+  /** Valid and preferred lifetime in seconds when added (a lease the agent renews); permanent when
+   *  absent. Not part of the identity: the diff compares dev and address only. */
+  lifetimeS?: number;
 }
 
 export interface SysctlSpec {

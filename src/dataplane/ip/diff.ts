@@ -167,7 +167,18 @@ export function ipArgs(a: IpAction): string[] | undefined {
     case "del-address":
       return ["addr", "del", a.address, "dev", a.dev];
     case "add-address":
-      return ["addr", "add", a.address.address, "dev", a.address.dev, "label", a.address.label];
+      return [
+        "addr",
+        "add",
+        a.address.address,
+        "dev",
+        a.address.dev,
+        "label",
+        a.address.label,
+        ...(a.address.lifetimeS !== undefined
+          ? ["valid_lft", String(a.address.lifetimeS), "preferred_lft", String(a.address.lifetimeS)]
+          : []),
+      ];
     case "del-route":
     case "replace-route": {
       const r = a.route;

@@ -2,7 +2,7 @@
 // desired state (pure, diff.ts), run the actions in the diff's order (deletes first), then announce the
 // addresses it added. Returns what it did so the agent can log it. Touches only what the program owns.
 import type { IpProgram, SysctlSpec } from "../compile/types.js";
-import { diffIp, type IpAction } from "./diff.js";
+import { diffIp, type IpAction, type IpState } from "./diff.js";
 import type { IpExecer } from "./execer.js";
 
 export interface IpSyncResult {
@@ -15,6 +15,9 @@ export interface IpSyncResult {
 export interface IpSyncOptions {
   /** Run `arping` for added addresses (default true). */
   announce?: boolean;
+  /** The current state when the caller has just read it (saves a read; it must be fresh: the
+   *  reconciler's actions are computed against it). */
+  current?: IpState;
 }
 
 export async function reconcileIp(
@@ -22,7 +25,7 @@ export async function reconcileIp(
   desired: IpProgram,
   opts: IpSyncOptions = {},
 ): Promise<IpSyncResult> {
-  const actions = diffIp(desired, await ip.read());
+  const actions = diffIp(desired, opts.current ?? (await ip.read()));
   await ip.exec(actions);
   const announcements = actions.filter(
     (a): a is Extract<IpAction, { op: "announce" }> => a.op === "announce",
@@ -35,4 +38,27 @@ export async function reconcileIp(
 
 export async function applySysctls(ip: IpExecer, sysctls: SysctlSpec[]): Promise<void> {
   for (const s of sysctls) await ip.setSysctl(s.key, s.value);
+}
+
+/**
+ * The actions of one diff split around the nft apply: `beforeNft` adds routes and rules (a flow the
+ * new table marks for a holder must find that holder's table in place, or it would leave unrouted
+ * and un-NATed), removes addresses and adds new ones (so a new holder takes its address without
+ * waiting for the table); `afterNft` removes rules and routes only once no flow is marked for them
+ * any more; `announce` lists the gratuitous ARPs for the added addresses.
+ */
+export function splitIpActions(actions: IpAction[]): {
+  beforeNft: IpAction[];
+  afterNft: IpAction[];
+  announce: Extract<IpAction, { op: "announce" }>[];
+} {
+  const beforeNft: IpAction[] = [];
+  const afterNft: IpAction[] = [];
+  const announce: Extract<IpAction, { op: "announce" }>[] = [];
+  for (const a of actions) {
+    if (a.op === "announce") announce.push(a);
+    else if (a.op === "del-rule" || a.op === "del-route") afterNft.push(a);
+    else beforeNft.push(a);
+  }
+  return { beforeNft, afterNft, announce };
 }

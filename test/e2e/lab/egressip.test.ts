@@ -2,8 +2,9 @@
 // connections from pods to the external echo server. Covers the source addresses the server sees
 // (both egress IPs used, other namespaces masqueraded to their node, pod → pod untouched), an agent
 // SIGKILLed and restarted under a long-lived flow (the flow survives, the nft table comes back
-// identical), failover when the holder's link is cut (outage, sources, a single ARP answerer, the
-// old holder letting go when its link returns), no EgressIPConflict flap, and a `lab down` that
+// identical), failover when the holder's link is cut (outage, sources, the cut holder dropping the
+// IP on its own before the new holder has it, a single ARP answerer, the old holder letting go when
+// its link returns), no EgressIPConflict flap, and a `lab down` that
 // leaves nothing behind. Known bugs have their own clearly named tests (see docs/lab.md).
 // Tests run in order and share the lab; `after` tears it down even when one fails.
 import assert from "node:assert/strict";
@@ -241,6 +242,14 @@ test(
           : undefined;
       },
       10_000,
+    );
+    // The cut node cannot be told that its IP moved: it must have dropped the address on its own
+    // (self-fence on probe silence, docs/egressip.md) before the new holder took it, so a link that
+    // returns now finds one answerer. `ip -n` reads the cut namespace directly.
+    assert.deepEqual(
+      lab.addressHolders(target.egressIP, [from]),
+      [],
+      `${from} (cut off) still holds ${target.egressIP} while ${to} has it`,
     );
     await sleep(1500);
     const outages: [string, Outage][] = [];
