@@ -23,6 +23,7 @@ import {
   serviceType,
 } from "../api/kinds/index.js";
 import type { KubeObject } from "../api/object.js";
+import type { ResourceType } from "../api/resource.js";
 import type { Client } from "../controllers/runtime/client.js";
 import { InformerFactory } from "../controllers/runtime/manager.js";
 import { WorkQueue } from "../controllers/runtime/workqueue.js";
@@ -40,9 +41,9 @@ import { elementDelta } from "../dataplane/nft/incremental.js";
 import type { Logger } from "../util/log.js";
 import { run } from "./exec.js";
 import { type ProbeSilence, probeSilence } from "./health.js";
-import { readAddresses } from "./interfaces.js";
+import { readAddressesAndRoutes, underlayInterfaces } from "./interfaces.js";
 import { buildPolicyView } from "./policy-view.js";
-import { buildNodeView, ViewError } from "./view.js";
+import { type ClusterSource, IncrementalNodeView, ViewError, type ViewKind } from "./view.js";
 
 export interface DataplaneSyncOptions {
   node: string;
@@ -73,7 +74,33 @@ export interface DataplaneSyncOptions {
     leases: { dev: string; address: string; label: string }[],
     lifetimeS: number,
   ) => Promise<void>;
+  /** The informer caches (default: list+watch through `client`); benchmarks pass in-memory ones. */
+  informers?: InformerSource;
 }
+
+/** What the sync needs of the informers: per resource a cache with change handlers. */
+export interface InformerSource {
+  for(rt: ResourceType): {
+    on(h: (type: "add" | "update" | "delete", obj: KubeObject) => void): void;
+    list(): KubeObject[];
+    get(name: string, namespace?: string): KubeObject | undefined;
+  };
+  startAll(): Promise<void>;
+  restartAll(): Promise<void>;
+  stopAll(): Promise<void>;
+}
+
+/** The resource each kind of the node view is read from. */
+const VIEW_KINDS: [ViewKind, ResourceType][] = [
+  ["hostSubnets", hostSubnetType],
+  ["nodes", nodeType],
+  ["clusterNetworks", clusterNetworkType],
+  ["namespaces", namespaceType],
+  ["egressIPs", egressIPType],
+  ["services", serviceType],
+  ["endpoints", endpointsType],
+  ["netNamespaces", netNamespaceType],
+];
 
 export const BRIDGE_NF_PATH = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 
@@ -131,6 +158,8 @@ const NODE_KEY = "node";
 /** Longest time between two reads of the node's `ip` state (routes, rules, addresses). */
 const IP_RESYNC_MS = 10_000;
 const POLICY_KEY = "policy";
+/** Longest time a policy step waits for a node sync under way (DAD may make one last ~0.5 s). */
+const NODE_FIRST_MAX_MS = 250;
 const POLICY_RETRY_MAX_MS = 10_000;
 
 /** Wall-clock milliseconds per phase of one sync, for the "dataplane updated" log line. */
@@ -151,7 +180,12 @@ class PhaseTimer {
 }
 
 export class DataplaneSync {
-  private readonly informers: InformerFactory;
+  private readonly informers: InformerSource;
+  /** The node view, updated from the informers' events (a pod event re-selects that pod only). */
+  private readonly nodeView = new IncrementalNodeView();
+  private lastPhases: Record<string, number> = {};
+  /** The node sync under way (settled, never rejects), for the policy step to wait for. */
+  private nodeInFlight: Promise<void> | undefined;
   private readonly queue: WorkQueue;
   /** The node program last applied (the incremental compiler's base). */
   private lastCompiled: Compiled | undefined;
@@ -164,7 +198,8 @@ export class DataplaneSync {
   private stale = false;
   private refreshing = false;
   private lastPolicyScript = "";
-  private lastSysctls = "";
+  /** Sysctls written (key → value); a key of a missing interface is tried again next sync. */
+  private readonly sysctlsWritten = new Map<string, string>();
   private interfaces: UnderlayInterface[] | undefined;
   private lastIpKey = "";
   private lastIpAt = 0;
@@ -185,7 +220,7 @@ export class DataplaneSync {
     private readonly opts: DataplaneSyncOptions,
     private readonly log: Logger,
   ) {
-    this.informers = new InformerFactory(client, log);
+    this.informers = opts.informers ?? new InformerFactory(client, log);
     // Two keys, two workers: the node program (EgressIP moves, services) and the policy program
     // (with multicast, whose sync spawns several commands) run side by side, so a failover never
     // waits behind a policy sync that an unrelated pod or endpoints change started.
@@ -211,6 +246,7 @@ export class DataplaneSync {
       egressFirewallType,
       egressNetworkPolicyType,
     ]) {
+      const kind = VIEW_KINDS.find(([, r]) => r === rt)?.[0];
       this.informers.for(rt).on((_t, obj) => {
         // Heartbeats of other nodes change nothing the programs depend on but node addresses and
         // labels (EgressFirewall nodeSelector rules); skip their noise.
@@ -222,9 +258,16 @@ export class DataplaneSync {
           else this.nodeFingerprints.set(name, fp);
           if (_t === "update" && fp === old) return;
         }
+        if (rt === podType) this.nodeView.podChanged(obj.metadata.namespace ?? "", obj.metadata.name ?? "");
+        else if (kind) this.nodeView.changed(kind);
         this.trigger();
       });
     }
+  }
+
+  /** Wall-clock milliseconds per phase of the last node sync (benchmarks). */
+  get lastNodeSyncPhases(): Record<string, number> {
+    return this.lastPhases;
   }
 
   /** Number of programs applied so far (tests, metrics). */
@@ -328,6 +371,7 @@ export class DataplaneSync {
       this.log.info("API reachable again: restarting watches before renewing egress addresses");
       try {
         await this.informers.restartAll();
+        this.nodeView.reset(); // the re-list may have replaced anything
         // The caches are fresh again: recompute (holding what the API says this node holds).
         // Not awaited: waiting for the queue from here could wait for a sync that waits for the
         // ip lock this path may take. The triggered sync recomputes (adding addresses as leases).
@@ -361,11 +405,32 @@ export class DataplaneSync {
   }
 
   private syncNodeKey(): Promise<{ requeueAfterMs?: number } | undefined> {
-    return this.syncNode();
+    const p = this.syncNode();
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.nodeInFlight = settled;
+    void settled.then(() => {
+      if (this.nodeInFlight === settled) this.nodeInFlight = undefined;
+    });
+    return p;
   }
 
-  /** The policy step never throws: its failures are retried on their own backoff. */
+  /**
+   * The policy step lets a node sync that is under way finish first (at most NODE_FIRST_MAX_MS):
+   * both run on this one thread, and the policy view and compile of a large cluster (tens of ms of
+   * CPU) would otherwise run between the node sync's steps and hold back the node table's change
+   * (a pod's EgressIP path, a failover) by as much. The policy step never throws: its failures are
+   * retried on their own backoff.
+   */
   private async syncPolicyKey(): Promise<{ requeueAfterMs?: number } | undefined> {
+    const node = this.nodeInFlight;
+    if (node) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([node, new Promise<void>((r) => (timer = setTimeout(r, NODE_FIRST_MAX_MS)))]);
+      clearTimeout(timer);
+    }
     try {
       await this.syncPolicy();
       this.policyFailures = 0;
@@ -468,27 +533,23 @@ export class DataplaneSync {
   private async syncNode(): Promise<{ requeueAfterMs?: number } | undefined> {
     const t = new PhaseTimer(this.triggeredAt);
     this.triggeredAt = undefined;
-    const i = (rt: Parameters<InformerFactory["for"]>[0]) => this.informers.for(rt).list();
     // The underlay interfaces change rarely: read once, then refreshed by the lease timer (which
     // triggers a sync when they change), so a failover does not wait for an `ip` spawn here.
     const interfaces = this.interfaces ?? (await this.currentInterfaces());
     this.interfaces = interfaces;
     t.mark("read");
-    const view = buildNodeView({
+    // Updated from the events since the last sync (docs/dataplane.md, "Incremental view").
+    const pods = this.informers.for(podType);
+    const source: ClusterSource = {
       nodeName: this.opts.node,
       bridge: this.opts.bridge,
       interfaces,
-      hostSubnets: i(hostSubnetType),
-      nodes: i(nodeType),
-      clusterNetworks: i(clusterNetworkType),
-      pods: i(podType),
-      namespaces: i(namespaceType),
-      egressIPs: i(egressIPType),
-      services: i(serviceType),
-      endpoints: i(endpointsType),
-      netNamespaces: i(netNamespaceType),
+      list: (kind) =>
+        this.informers.for(kind === "pods" ? podType : VIEW_KINDS.find(([k]) => k === kind)![1]).list(),
+      pod: (namespace, name) => pods.get(name, namespace),
       localPods: this.opts.localPods(),
-    });
+    };
+    const view = this.nodeView.view(source);
     t.mark("view");
     // Incremental from the program last applied: a pod joining or leaving an EgressIP recomputes only
     // that pod and yields its element delta directly (docs/dataplane.md, "Incremental compile").
@@ -547,12 +608,12 @@ export class DataplaneSync {
         t.mark("recompile");
       }
       const safe = program;
-      // Sysctls are written once per distinct list (each is a process spawn; the list only changes
-      // with the node's interfaces), not on every sync.
-      const sysctlKey = JSON.stringify(safe.sysctls);
-      if (sysctlKey !== this.lastSysctls) {
-        await applySysctls(this.opts.ip, safe.sysctls);
-        this.lastSysctls = sysctlKey;
+      // Each sysctl is written once (each is a process spawn), not on every sync. One of an interface
+      // that does not exist yet (the pod bridge before the node's first pod) is retried by later
+      // syncs and does not hold up the program: a node without pods may still hold egress IPs.
+      if (safe.sysctls.some((x) => this.sysctlsWritten.get(x.key) !== x.value)) {
+        const missing = await applySysctls(this.opts.ip, safe.sysctls, this.sysctlsWritten);
+        if (missing.length > 0) this.log.debug({ missing }, "sysctls of absent interfaces deferred");
         t.mark("sysctl");
       }
       // New egress addresses are added as leases right away (no separate renewal spawn).
@@ -592,6 +653,7 @@ export class DataplaneSync {
       for (const a of safe.ip.addresses) this.opts.owned.add(a.address.split("/")[0]!);
       this.leased = safe.ip.addresses.map((a) => ({ dev: a.dev, address: a.address, label: a.label }));
       this.applied++;
+      this.lastPhases = t.phases();
       const actions = res.actions.length + res.pendingAnnouncements.length;
       if (actions > 0) this.log.info({ actions, ms: t.phases() }, "dataplane updated");
       return deferred.size > 0 && !fenced ? { requeueAfterMs: RETRY_DAD_MS } : undefined;
@@ -630,13 +692,13 @@ export class DataplaneSync {
     return true;
   }
 
-  /** This node's underlay interfaces (IPv4, not the pod bridge, not the egress addresses it holds). */
+  /** This node's underlay interfaces (IPv4, not the pod bridge, not the egress addresses it holds),
+   *  with each one's gateway and next-hop routes from the main table (a secondary NIC holding egress
+   *  IPs gets a routing table built from them). One `ip` process. */
   private async currentInterfaces(): Promise<UnderlayInterface[]> {
     if (this.opts.readInterfaces) return this.opts.readInterfaces();
-    const addrs = await readAddresses();
-    return addrs
-      .filter((a) => a.family === 4 && a.ifname !== this.opts.bridge && !this.opts.owned.has(a.address))
-      .map((a) => ({ name: a.ifname, address: `${a.address}/${a.prefixLength}` }));
+    const { addresses, routes } = await readAddressesAndRoutes();
+    return underlayInterfaces(addresses, routes, { bridge: this.opts.bridge, owned: this.opts.owned });
   }
 
   /** Re-reads the interfaces (lease timer); a change triggers a sync. */

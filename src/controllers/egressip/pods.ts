@@ -39,61 +39,113 @@ export interface PodSelectionResult {
   events: DecisionEvent[];
 }
 
+/**
+ * The EgressIPs' selectors compiled once, with the per-namespace namespaceSelector matches cached:
+ * a namespace is matched against every EgressIP once, not once per pod or per sync (1,000 namespaces
+ * × 1,000 EgressIPs = 1M evaluations, ~30 ms). The cache stays valid while the EgressIPs' selectors
+ * and the namespace's labels do: a caller that keeps a matcher across changes calls
+ * `forgetNamespace` when a namespace's labels change and builds a new matcher when an EgressIP's
+ * selector or creationTimestamp changes (`selectorKey`). Pure, no I/O.
+ */
+export class EgressIPMatcher {
+  /** InvalidSelector Warnings (an EgressIP whose selectors do not compile selects nothing). */
+  readonly events: DecisionEvent[] = [];
+  private readonly compiled: { name: string; ns: Selector; pod: Selector }[] = [];
+  private readonly nsMatch = new Map<string, number[]>();
+
+  constructor(egressIPs: readonly EgressIPSelectorSpec[]) {
+    for (const e of [...egressIPs].sort(compareByAge)) {
+      try {
+        this.compiled.push({
+          name: e.name,
+          ns: labelSelectorAsSelector(e.namespaceSelector, "spec.namespaceSelector"),
+          pod: labelSelectorAsSelector(e.podSelector ?? {}, "spec.podSelector"),
+        });
+      } catch (err) {
+        this.events.push({
+          type: "Warning",
+          reason: "InvalidSelector",
+          message: `EgressIP ${e.name} selects no pods: ${(err as Error).message}`,
+          object: { kind: "EgressIP", name: e.name },
+        });
+      }
+    }
+  }
+
+  /** Names of the EgressIPs with valid selectors, oldest first (the serving order). */
+  names(): string[] {
+    return this.compiled.map((c) => c.name);
+  }
+
+  /** Indices (age order) of the EgressIPs whose namespaceSelector matches the namespace (cached). */
+  private matchesOf(ns: NamespaceInfo): number[] {
+    let idx = this.nsMatch.get(ns.name);
+    if (!idx) {
+      idx = [];
+      for (let i = 0; i < this.compiled.length; i++)
+        if (selectorMatches(this.compiled[i]!.ns, ns.labels)) idx.push(i);
+      this.nsMatch.set(ns.name, idx);
+    }
+    return idx;
+  }
+
+  /** Drops the cached match of a namespace whose labels changed (or that was deleted). */
+  forgetNamespace(name: string): void {
+    this.nsMatch.delete(name);
+  }
+
+  /** Whether any EgressIP selects the namespace (its pods can be served at all). */
+  selectsNamespace(ns: NamespaceInfo): boolean {
+    return this.matchesOf(ns).length > 0;
+  }
+
+  /** The EgressIPs selecting the pod, oldest first: the first serves it, the others are standby.
+   *  `ns` is the pod's namespace (undefined: unknown namespace, nothing selects the pod). */
+  select(pod: PodInfo, ns: NamespaceInfo | undefined): string[] {
+    if (pod.hostNetwork || !ns) return [];
+    const out: string[] = [];
+    for (const i of this.matchesOf(ns)) {
+      const c = this.compiled[i]!;
+      if (selectorMatches(c.pod, pod.labels)) out.push(c.name);
+    }
+    return out;
+  }
+}
+
+/** What of an EgressIP the pod selection reads (name, age, selectors): a matcher stays valid while
+ *  this key of every EgressIP is unchanged. */
+export function selectorKey(e: EgressIPSelectorSpec): string {
+  return JSON.stringify([e.name, e.creationTimestamp ?? "", e.namespaceSelector, e.podSelector ?? null]);
+}
+
 /** Matches pods to EgressIPs. An EgressIP whose selectors are invalid selects nothing and gets an
  *  InvalidSelector event (the API server should have refused it). */
 export function selectPodsForEgressIPs(
   egressIPs: EgressIPSelectorSpec[],
   namespaces: NamespaceInfo[],
   pods: PodInfo[],
+  matcher: EgressIPMatcher = new EgressIPMatcher(egressIPs),
 ): PodSelectionResult {
-  const events: DecisionEvent[] = [];
-  const compiled: { name: string; ns: Selector; pod: Selector }[] = [];
-  for (const e of [...egressIPs].sort(compareByAge)) {
-    try {
-      compiled.push({
-        name: e.name,
-        ns: labelSelectorAsSelector(e.namespaceSelector, "spec.namespaceSelector"),
-        pod: labelSelectorAsSelector(e.podSelector ?? {}, "spec.podSelector"),
-      });
-    } catch (err) {
-      events.push({
-        type: "Warning",
-        reason: "InvalidSelector",
-        message: `EgressIP ${e.name} selects no pods: ${(err as Error).message}`,
-        object: { kind: "EgressIP", name: e.name },
-      });
-    }
-  }
-  // Per namespace, the indices (age order) of the EgressIPs whose namespaceSelector matches it;
-  // namespaces no EgressIP selects are absent, so their pods cost one map lookup and the pod loop
+  const events: DecisionEvent[] = [...matcher.events];
+  // Namespaces no EgressIP selects are absent, so their pods cost one map lookup and the pod loop
   // visits only matching EgressIPs (was: every EgressIP for every pod, 150M steps at 150k × 1k).
-  const nsMatch = new Map<string, number[]>();
-  for (const n of namespaces) {
-    const idx: number[] = [];
-    compiled.forEach((c, i) => {
-      if (selectorMatches(c.ns, n.labels)) idx.push(i);
-    });
-    if (idx.length > 0) nsMatch.set(n.name, idx);
-  }
+  const nsByName = new Map<string, NamespaceInfo>();
+  for (const n of namespaces) if (matcher.selectsNamespace(n)) nsByName.set(n.name, n);
 
   const servedBy = new Map<string, string>();
-  const podsOf = new Map<string, string[]>(compiled.map((c) => [c.name, []]));
+  const podsOf = new Map<string, string[]>(matcher.names().map((n) => [n, []]));
   const standby: PodSelectionResult["standby"] = [];
   for (const p of pods) {
     if (p.hostNetwork) continue;
-    const m = nsMatch.get(p.namespace);
-    if (!m) continue;
+    const ns = nsByName.get(p.namespace);
+    if (!ns) continue;
+    const sel = matcher.select(p, ns);
+    const first = sel[0];
+    if (first === undefined) continue;
     const key = `${p.namespace}/${p.name}`;
-    let first: string | undefined;
-    for (const i of m) {
-      const c = compiled[i]!;
-      if (!selectorMatches(c.pod, p.labels)) continue;
-      if (first === undefined) {
-        first = c.name;
-        servedBy.set(key, c.name);
-        podsOf.get(c.name)!.push(key);
-      } else standby.push({ pod: key, egressIP: c.name, servedBy: first });
-    }
+    servedBy.set(key, first);
+    podsOf.get(first)!.push(key);
+    for (let k = 1; k < sel.length; k++) standby.push({ pod: key, egressIP: sel[k]!, servedBy: first });
   }
   // Sort only what matched (was: a copy of every pod), by (namespace, name) as before. The sort is
   // stable, so per pod the EgressIPs stay in age order.

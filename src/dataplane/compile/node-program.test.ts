@@ -4,12 +4,16 @@ import fc from "fast-check";
 import { countersFromJson } from "../nft/counters.js";
 import { FakeNft } from "../nft/fake.js";
 import { type TracePacket, type TraceVerdict, traceChain } from "../nft/trace.js";
+import { compileNodeIncremental } from "./incremental.js";
 import {
   CompileError,
   compileNodeProgram,
   MARK_MASK,
+  NIC_MARK_MASK,
+  NIC_TABLE_BASE,
   REMOTE_EGRESS_DROP_COUNTER,
   ROUTE_TABLE_BASE,
+  secondaryNicIds,
   TABLE_NAME,
 } from "./node-program.js";
 import type { EgressIPView, NodeView, ProjectEgressView, ServiceView } from "./types.js";
@@ -662,5 +666,179 @@ describe("compileNodeProgram: determinism, errors, size", () => {
         .rules("inet", TABLE_NAME, "snat-postrouting")
         ?.includes('oifname "eth0" snat ip to ip saddr map @egressip_snat_eth0'),
     );
+  });
+});
+
+describe("compileNodeProgram: egress IPs on a secondary NIC leave through it", () => {
+  // 192.168.12.50 is in eth1's network (192.168.12.0/24): held by n1 it goes on eth1.
+  const onEth1 = (over: Partial<EgressIPView> = {}): EgressIPView => ({
+    name: "sec",
+    ips: [H1("192.168.12.50")],
+    podIPs: ["10.128.0.5", "10.128.2.7"],
+    ...over,
+  });
+  const withGateway = (v: NodeView): NodeView => ({
+    ...v,
+    node: {
+      ...v.node,
+      interfaces: [
+        { name: "eth0", address: "192.168.126.11/18", gateway: "192.168.126.1" },
+        {
+          name: "eth1",
+          address: "192.168.12.11/24",
+          gateway: "192.168.12.1",
+          routes: [{ dst: "10.99.0.0/16", via: "192.168.12.254" }],
+        },
+      ],
+    },
+  });
+  const T1 = NIC_TABLE_BASE + 1;
+
+  it("marks new flows of pods in eth1's SNAT map (local and remote) and restores the mark", async () => {
+    const { p, el, rules } = await compile(view({ egressIPs: [onEth1()] }));
+    assert.deepEqual(el("egressip_snat_eth1"), ["10.128.0.5 : 192.168.12.50", "10.128.2.7 : 192.168.12.50"]);
+    assert.ok(
+      p.nft.includes("chain egress-nic {\n\t\ttype filter hook prerouting priority -149; policy accept;"),
+    );
+    assert.deepEqual(rules("egress-nic"), [
+      "ct direction original ct mark and 0xf0000000 == 0x10000000 meta mark set meta mark or 0x10000000 return",
+      "ct state new ct mark and 0x0fff0000 == 0 ip daddr != @cluster_dsts ip saddr @egressip_snat_eth1 ct mark set ct mark or 0x10000000 meta mark set meta mark or 0x10000000",
+    ]);
+    assert.ok(p.nft.includes('oifname "eth1" snat ip to ip saddr map @egressip_snat_eth1'));
+    assert.deepEqual(p.ip.addresses, [{ dev: "eth1", address: "192.168.12.50/32", label: "eth1:eg" }]);
+  });
+
+  it("routes NIC-marked flows by eth1's own table: connected network, unreachable default without a gateway", async () => {
+    const { p } = await compile(view({ egressIPs: [onEth1()] }));
+    assert.deepEqual(p.ip.rules, [{ priority: T1, fwmark: 0x10000000, fwmask: NIC_MARK_MASK, table: T1 }]);
+    assert.deepEqual(
+      p.ip.routes.filter((r) => r.table === T1),
+      [
+        { table: T1, dst: "192.168.12.0/24", dev: "eth1" },
+        { table: T1, dst: "default", type: "unreachable" },
+      ],
+    );
+  });
+
+  it("uses the NIC's gateway and next-hop routes when the node has them", async () => {
+    const { p } = await compile(withGateway(view({ egressIPs: [onEth1()] })));
+    assert.deepEqual(
+      p.ip.routes.filter((r) => r.table === T1),
+      [
+        { table: T1, dst: "10.99.0.0/16", via: "192.168.12.254", dev: "eth1" },
+        { table: T1, dst: "192.168.12.0/24", dev: "eth1" },
+        { table: T1, dst: "default", via: "192.168.12.1", dev: "eth1" },
+      ],
+    );
+    // The primary interface's gateway is never copied anywhere (the main table has it).
+    assert.ok(!p.ip.routes.some((r) => r.via === "192.168.126.1"));
+  });
+
+  it("adds nothing for egress IPs on the primary interface or held by other nodes", async () => {
+    for (const e of [
+      onEth1({ ips: [H1()] }),
+      onEth1({ ips: [h("192.168.12.50", "n2", "192.168.126.12")] }),
+    ]) {
+      const { p, rules } = await compile(withGateway(view({ egressIPs: [e] })));
+      assert.equal(rules("egress-nic"), undefined);
+      assert.ok(!p.nft.includes("0xf0000000"));
+      assert.ok(p.ip.rules.every((r) => r.fwmask === MARK_MASK));
+      assert.ok(p.ip.routes.every((r) => r.table === "main" || r.table < NIC_TABLE_BASE));
+    }
+  });
+
+  it("marks only flows whose path is local when the EgressIP also has a remote holder; holder rules come first", async () => {
+    const { p, rules } = await compile(view({ egressIPs: [onEth1({ ips: [H1("192.168.12.50"), H2()] })] }));
+    assert.deepEqual(rules(`egress-via-0-${N2.toString(16)}`), [
+      `ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N2)} }`,
+      "meta mark set ct mark",
+    ]);
+    assert.ok(rules("egress-nic")!.some((r) => r.startsWith("ct state new ct mark and 0x0fff0000 == 0 ")));
+    const prios = p.ip.rules.map((r) => [r.priority, r.fwmask]);
+    assert.deepEqual(prios, [
+      [ROUTE_TABLE_BASE + N2, MARK_MASK],
+      [T1, NIC_MARK_MASK],
+    ]);
+    // Marks never overlap: the holder field and the NIC field are disjoint.
+    assert.equal(MARK_MASK & NIC_MARK_MASK, 0);
+  });
+
+  it("sets loose reverse-path filtering on secondary interfaces only", async () => {
+    const { p } = await compile(view());
+    const s = Object.fromEntries(p.sysctls.map((x) => [x.key, x.value]));
+    assert.equal(s["net.ipv4.conf.eth1.rp_filter"], "2");
+    assert.equal(s["net.ipv4.conf.eth0.rp_filter"], undefined);
+  });
+
+  it("numbers NICs by sorted name, so a NIC's mark does not change when others gain or lose egress IPs", async () => {
+    const ifaces = [
+      { name: "eth0", address: "192.168.126.11/18" },
+      { name: "eth2", address: "192.168.13.11/24" },
+      { name: "eth1", address: "192.168.12.11/24" },
+      { name: "eth1", address: "192.168.14.11/24" },
+    ];
+    assert.deepEqual(
+      [...secondaryNicIds(ifaces)],
+      [
+        ["eth1", 1],
+        ["eth2", 2],
+      ],
+    );
+    const v = (eips: EgressIPView[]) =>
+      view({ node: { ...view().node, interfaces: ifaces }, egressIPs: eips });
+    const on2 = onEth1({ name: "two", ips: [H1("192.168.13.50")], podIPs: ["10.128.0.9"] });
+    const { p: both } = await compile(v([onEth1(), on2]));
+    const { p: only2 } = await compile(v([on2]));
+    const rule2 = {
+      priority: NIC_TABLE_BASE + 2,
+      fwmark: 0x20000000,
+      fwmask: NIC_MARK_MASK,
+      table: NIC_TABLE_BASE + 2,
+    };
+    assert.deepEqual(both.ip.rules, [
+      { priority: T1, fwmark: 0x10000000, fwmask: NIC_MARK_MASK, table: T1 },
+      rule2,
+    ]);
+    assert.deepEqual(only2.ip.rules, [rule2]);
+    assert.ok(only2.nft.includes("ip saddr @egressip_snat_eth2 ct mark set ct mark or 0x20000000"));
+    // eth1 has two networks: both are connected routes of its table.
+    assert.deepEqual(
+      both.ip.routes.filter((r) => r.table === T1 && r.dev).map((r) => r.dst),
+      ["192.168.12.0/24", "192.168.14.0/24"],
+    );
+  });
+
+  it("renders the same program whatever the order of the secondary interfaces", () => {
+    const base = withGateway(view({ egressIPs: [onEth1()] }));
+    const [eth0, eth1] = base.node.interfaces;
+    const extra = { name: "eth1", address: "192.168.14.11/24" };
+    const a = compileNodeProgram({ ...base, node: { ...base.node, interfaces: [eth0!, eth1!, extra] } });
+    const b = compileNodeProgram({ ...base, node: { ...base.node, interfaces: [eth0!, extra, eth1!] } });
+    assert.equal(a.nft, b.nft);
+    assert.deepEqual(a.ip, b.ip);
+  });
+
+  it("warns and leaves the main table in charge for an interface that is not the node's", () => {
+    const p = compileNodeProgram(
+      view({ egressIPs: [onEth1({ ips: [h("192.168.12.50", "n1", "192.168.126.11", "eth9")] })] }),
+    );
+    assert.ok(p.warnings.some((w) => w.value === "eth9" && /not an underlay interface/.test(w.detail)));
+    assert.deepEqual(p.ip.rules, []);
+    assert.ok(!p.nft.includes("egress-nic"));
+  });
+
+  it("keeps the incremental compiler's result equal to a full compile when a pod joins", () => {
+    const before = view({ egressIPs: [onEth1()] });
+    const after = view({ egressIPs: [onEth1({ podIPs: ["10.128.0.5", "10.128.2.7", "10.128.0.6"] })] });
+    const prev = compileNodeIncremental(before);
+    const next = compileNodeIncremental(after, prev);
+    const full = compileNodeProgram(after);
+    assert.equal(next.program.nft, full.nft);
+    assert.deepEqual(next.program.ip, full.ip);
+    if (next.mode === "incremental")
+      assert.match(
+        next.delta ?? "",
+        /add element inet egress-node egressip_snat_eth1 \{ 10\.128\.0\.6 : 192\.168\.12\.50 \}/,
+      );
   });
 });

@@ -11,6 +11,9 @@
 //    and `ip rule fwmark` sends it to a table whose default route is via that node;
 //  - on the holding node (or locally when this node holds the chosen IP): SNAT to the egress IP through
 //    one map per interface keyed by pod address (`oifname "eth0" snat ip to ip saddr map @...`);
+//    when that interface is a secondary NIC, new flows found in its map (local pods' and other nodes'
+//    pods') get a NIC mark and `ip rule fwmark` sends them to that NIC's own routing table (its
+//    connected networks, its gateway or `unreachable default`), so they leave through that NIC;
 //  - pods of a "dropped" project → outside: dropped;
 //  - a REMOTE pod's flow → outside that this node cannot SNAT to an egress IP: dropped and counted
 //    (counter REMOTE_EGRESS_DROP_COUNTER). Such a flow is here only because the pod's node rerouted it
@@ -40,6 +43,17 @@ export const MARK_MASK = 0x0fff0000;
 export const MARK_SHIFT = 16;
 /** Routing table and rule priority of holder id N is ROUTE_TABLE_BASE + N (N in 1..4095). */
 export const ROUTE_TABLE_BASE = 7000;
+/** The conntrack/packet mark bits naming the secondary NIC a flow SNATed here leaves by (4 bits:
+ *  NIC ids 1..15), outside MARK_MASK. A flow never carries both: NIC marks are set only on flows
+ *  with no holder mark. */
+export const NIC_MARK_MASK = 0xf0000000;
+export const NIC_MARK_SHIFT = 28;
+/** Routing table and rule priority of secondary NIC id N is NIC_TABLE_BASE + N (11101..11115): after
+ *  every holder rule (7001..11095), before the main table's rule (32766). */
+export const NIC_TABLE_BASE = 11100;
+/** Priority of the chain that sets NIC marks: right after `egress-mark` (mangle = -150), so it sees
+ *  the holder mark the path choice just set. */
+export const NIC_CHAIN_PRIORITY = -149;
 /** rtnetlink protocol number stamped on every route and rule the program owns. */
 export const ROUTE_PROTO = 201;
 /** Label suffix of egress addresses the program owns (label = `<dev>:eg`). */
@@ -149,6 +163,9 @@ export interface NodeModel {
   chains: ReadonlyMap<string, Path[]>;
   /** Interface → pod → egress IP. */
   snat: ReadonlyMap<string, ReadonlyMap<number, number>>;
+  /** Secondary interface → its NIC id, for the interfaces with a SNAT map here (their flows are
+   *  marked and routed by the interface's own table). */
+  nicIds: ReadonlyMap<string, number>;
   svcKeys: RenderInput["svcKeys"];
   dropCounter: { packets: number; bytes: number };
   ip: IpProgram;
@@ -163,6 +180,65 @@ export interface NodeModel {
   podLists: string[][];
   /** viewShape() of the view the model was built from. */
   shape: string;
+}
+
+/** NIC id (1..15) of each secondary interface: its rank among the node's distinct non-primary
+ *  interface names, sorted. Depends on the interfaces only, so a flow's NIC mark keeps naming the
+ *  same interface while egress IPs come and go; interfaces beyond the 15th get none. */
+export function secondaryNicIds(ifaces: UnderlayInterface[]): Map<string, number> {
+  const primary = ifaces[0]?.name;
+  const names = [...new Set(ifaces.map((i) => i.name))].filter((n) => n !== primary).sort();
+  const max = NIC_MARK_MASK >>> NIC_MARK_SHIFT;
+  return new Map(names.slice(0, max).map((n, i) => [n, i + 1]));
+}
+
+/**
+ * The egress routing table of secondary interface `dev`: a connected route per network of the
+ * interface, the main-table routes through it that have a next hop (given in the view), and the
+ * default route via its gateway — or `unreachable default` without one, so a flow that must leave
+ * with an egress IP of this interface is refused rather than leaving by another interface (where
+ * it would be masqueraded to the node's IP or dropped).
+ */
+function nicRoutes(
+  ifaces: UnderlayInterface[],
+  dev: string,
+  table: number,
+  warn: (field: string, value: unknown, detail: string) => void,
+): RouteSpec[] {
+  const out = new Map<string, RouteSpec>();
+  let gateway: number | undefined;
+  ifaces.forEach((i, n) => {
+    if (i.name !== dev) return;
+    const c = parseV4CIDR(i.address)!;
+    const net = formatV4CIDR(c);
+    if (c.prefix < 32) out.set(net, { table, dst: net, dev });
+    if (i.gateway !== undefined) {
+      const g = v4(i.gateway);
+      if (g === undefined) warn(`node.interfaces[${n}].gateway`, i.gateway, "not an IPv4 address; ignored");
+      else gateway ??= g;
+    }
+    (i.routes ?? []).forEach((r, k) => {
+      const dst = parseV4CIDR(r.dst);
+      const via = v4(r.via);
+      if (!dst || via === undefined) {
+        warn(
+          `node.interfaces[${n}].routes[${k}]`,
+          r,
+          "dst must be an IPv4 CIDR and via an IPv4 address; ignored",
+        );
+        return;
+      }
+      const key = formatV4CIDR(dst);
+      if (!out.has(key)) out.set(key, { table, dst: key, via: formatV4(via), dev });
+    });
+  });
+  out.set(
+    "default",
+    gateway === undefined
+      ? { table, dst: "default", type: "unreachable" }
+      : { table, dst: "default", via: formatV4(gateway), dev },
+  );
+  return [...out.values()];
 }
 
 export function compileNodeProgram(view: NodeView, opts: CompileOptions = {}): NodeProgram {
@@ -376,6 +452,28 @@ export function buildNodeModel(view: NodeView, opts: CompileOptions = {}): NodeM
     rules.push({ priority: table, fwmark: id << MARK_SHIFT, fwmask: MARK_MASK, table });
   }
 
+  // Secondary NICs holding egress IPs: a routing table each, so what they SNAT leaves through them.
+  const nicIds = new Map<string, number>();
+  const nicIdOf = secondaryNicIds(me.interfaces);
+  for (const dev of [...snat.keys()].sort()) {
+    if (dev === primary) continue;
+    const id = nicIdOf.get(dev);
+    if (id === undefined) {
+      warn(
+        "node.interfaces",
+        dev,
+        me.interfaces.some((i) => i.name === dev)
+          ? `more than ${NIC_MARK_MASK >>> NIC_MARK_SHIFT} secondary interfaces: egress traffic SNATed to ${dev} leaves by the main routing table`
+          : `egress interface ${dev} is not an underlay interface of this node: its traffic leaves by the main routing table`,
+      );
+      continue;
+    }
+    nicIds.set(dev, id);
+    const table = NIC_TABLE_BASE + id;
+    routes.push(...nicRoutes(me.interfaces, dev, table, warn));
+    rules.push({ priority: table, fwmark: (id << NIC_MARK_SHIFT) >>> 0, fwmask: NIC_MARK_MASK, table });
+  }
+
   // Flows from a pod are spread over its paths; pods with the same path list share one chain.
   const chains = new Map<string, Path[]>();
   const egressPods = new Map<number, string>();
@@ -443,9 +541,16 @@ export function buildNodeModel(view: NodeView, opts: CompileOptions = {}): NodeM
     { key: "net.ipv4.conf.all.send_redirects", value: "0" },
     { key: "net.ipv4.conf.default.send_redirects", value: "0" },
     ...ifaceNames.map((n) => ({ key: `net.ipv4.conf.${n.replaceAll(".", "/")}.send_redirects`, value: "0" })),
+    // Replies to flows that left by a secondary NIC's own table come back on that NIC from addresses
+    // the main table routes elsewhere: strict reverse-path filtering would drop them. Loose mode on
+    // every secondary interface (as OVN-Kubernetes does), written once, not when egress IPs move.
+    ...[...new Set(me.interfaces.slice(1).map((i) => i.name))]
+      .filter((n) => n !== primary)
+      .sort()
+      .map((n) => ({ key: `net.ipv4.conf.${n.replaceAll(".", "/")}.rp_filter`, value: "2" })),
   ];
 
-  const routeKey = (r: RouteSpec) => `${r.table === "main" ? 0 : r.table}/${r.dst}`;
+  const routeKey = (r: RouteSpec) => `${String(r.table === "main" ? 0 : r.table).padStart(5, "0")}/${r.dst}`;
   return {
     clusterCIDRs: normaliseIntervals(clusterCIDRs),
     clusterDsts,
@@ -456,6 +561,7 @@ export function buildNodeModel(view: NodeView, opts: CompileOptions = {}): NodeM
     egressPods,
     chains,
     snat,
+    nicIds,
     svcKeys,
     dropCounter: counterValue(opts.counters?.[REMOTE_EGRESS_DROP_COUNTER]),
     ip: {
@@ -523,6 +629,7 @@ export function renderModel(m: NodeModel): string {
     egressPods: [...m.egressPods].sort((a, b) => a[0] - b[0]).map(([pod, chain]) => ({ pod, chain })),
     chains: m.chains,
     snat: snatMaps(m.snat),
+    nicIds: m.nicIds,
     svcKeys: m.svcKeys,
     dropCounter: m.dropCounter,
   });
@@ -584,6 +691,7 @@ interface RenderInput {
   egressPods: { pod: number; chain: string }[];
   chains: ReadonlyMap<string, Path[]>;
   snat: SnatMap[];
+  nicIds: ReadonlyMap<string, number>;
   svcKeys: { key: string; chain: string; proto: string; endpoints: { ip: string; port: number }[] }[];
   dropCounter: { packets: number; bytes: number };
 }
@@ -652,6 +760,30 @@ function renderTable(r: RenderInput): string {
     "\t\tip daddr != @cluster_dsts ip saddr vmap @egress_pods",
     "\t\tdrop",
   ]);
+  // Flows SNATed here to an egress IP on a secondary NIC leave through that NIC: new flows from pods in
+  // its SNAT map (this node's pods whose path is local, and other nodes' pods rerouted here) that no
+  // holder mark sends elsewhere get the NIC's mark in conntrack; later packets of the original
+  // direction get it back (replies are routed by the main table: to the pod).
+  const nicMaps = r.snat.filter((m) => r.nicIds.has(m.dev));
+  if (nicMaps.length > 0) {
+    const nicRules: string[] = [];
+    for (const m of nicMaps) {
+      const mark = hex((r.nicIds.get(m.dev)! << NIC_MARK_SHIFT) >>> 0);
+      nicRules.push(
+        `\t\tct direction original ct mark and ${hex(NIC_MARK_MASK)} == ${mark} meta mark set meta mark or ${mark} return`,
+      );
+    }
+    for (const m of nicMaps) {
+      const mark = hex((r.nicIds.get(m.dev)! << NIC_MARK_SHIFT) >>> 0);
+      nicRules.push(
+        `\t\tct state new ${markRoute} == 0 ip daddr != @cluster_dsts ip saddr @${m.name} ct mark set ct mark or ${mark} meta mark set meta mark or ${mark}`,
+      );
+    }
+    block("chain egress-nic", [
+      `\t\ttype filter hook prerouting priority ${NIC_CHAIN_PRIORITY}; policy accept;`,
+      ...nicRules,
+    ]);
+  }
   for (const name of [...r.chains.keys()].sort()) {
     const paths = r.chains.get(name)!;
     const marks = paths.map((p) => hex(p << MARK_SHIFT));

@@ -8,6 +8,15 @@ export interface UnderlayInterface {
   name: string;
   /** e.g. "192.168.126.11/18" */
   address: string;
+  /** Next hop of the node's default route through this interface (the agent reads it from the main
+   *  table: the lowest-metric `default via G dev <name>`). Used only when a secondary interface holds
+   *  egress IPs: it becomes the default route of that interface's egress routing table. Absent: the
+   *  table has no way out of the interface's own networks (`unreachable default`). Entries of the
+   *  same interface (one per address) carry the same value. */
+  gateway?: string;
+  /** Other main-table routes through this interface with a next hop (`<dst> via <via> dev <name>`),
+   *  copied into the interface's egress routing table like the gateway. */
+  routes?: { dst: string; via: string }[];
 }
 
 export interface NodeRef {
@@ -106,7 +115,11 @@ export interface RouteSpec {
   /** CIDR or "default". */
   dst: string;
   via?: string;
-  dev: string;
+  /** Output interface; absent only for `type: "unreachable"`. */
+  dev?: string;
+  /** Absent = a unicast route. "unreachable": lookups matching it fail with EHOSTUNREACH (ICMP host
+   *  unreachable for forwarded packets) instead of going on to the next rule. */
+  type?: "unreachable";
 }
 
 /** `ip rule fwmark <mark>/<mask> lookup <table> priority <priority> protocol ROUTE_PROTO`. */

@@ -210,3 +210,71 @@ describe("diffIp properties", () => {
     );
   });
 });
+
+describe("unreachable routes (a secondary NIC's egress table without a gateway)", () => {
+  const T = 11101;
+  it("parses them from ip -json (no dev) and keeps other route types out", () => {
+    const routes = parseRoutes([
+      { type: "unreachable", dst: "default", table: String(T), protocol: "201", flags: [] },
+      { type: "blackhole", dst: "10.0.0.0/8", table: String(T), protocol: "201", flags: [] },
+      { dst: "192.168.12.0/24", dev: "eth1", table: String(T), protocol: "201", scope: "link", flags: [] },
+    ]);
+    assert.deepEqual(routes, [
+      { table: T, dst: "default", type: "unreachable", protocol: "201" },
+      { table: T, dst: "192.168.12.0/24", dev: "eth1", protocol: "201" },
+    ]);
+  });
+
+  it("renders ip route replace/del with the type and without a device", () => {
+    const route = { table: T, dst: "default", type: "unreachable" as const };
+    assert.deepEqual(ipArgs({ op: "replace-route", route }), [
+      "route",
+      "replace",
+      "unreachable",
+      "default",
+      "table",
+      String(T),
+      "proto",
+      "201",
+    ]);
+    assert.deepEqual(ipArgs({ op: "del-route", route })?.slice(0, 4), [
+      "route",
+      "del",
+      "unreachable",
+      "default",
+    ]);
+  });
+
+  it("replaces an unreachable default by the gateway route when one appears, and back", async () => {
+    const unreachable: IpProgram = {
+      routes: [{ table: T, dst: "default", type: "unreachable" }],
+      rules: [{ priority: T, fwmark: 0x10000000, fwmask: 0xf0000000, table: T }],
+      addresses: [],
+    };
+    const viaGw: IpProgram = {
+      ...unreachable,
+      routes: [{ table: T, dst: "default", via: "192.168.12.1", dev: "eth1" }],
+    };
+    const ip = new FakeIp();
+    await reconcileIp(ip, unreachable);
+    assert.deepEqual(diffIp(unreachable, await ip.read()), []);
+    const toGw = diffIp(viaGw, await ip.read());
+    assert.deepEqual(toGw, [{ op: "replace-route", route: viaGw.routes[0] }]);
+    await ip.exec(toGw);
+    assert.deepEqual(diffIp(unreachable, await ip.read()), [
+      { op: "replace-route", route: unreachable.routes[0] },
+    ]);
+    assert.deepEqual(ipArgs({ op: "add-rule", rule: unreachable.rules[0]! }), [
+      "rule",
+      "add",
+      "fwmark",
+      "0x10000000/0xf0000000",
+      "lookup",
+      String(T),
+      "priority",
+      String(T),
+      "protocol",
+      "201",
+    ]);
+  });
+});

@@ -57,14 +57,15 @@ export function parseAddresses(json: unknown): IpState["addresses"] {
   return out;
 }
 
-/** `ip -json route show table all` → IPv4 routes of numeric tables and main. */
+/** `ip -json route show table all` → IPv4 unicast and unreachable routes of numeric tables and main. */
 export function parseRoutes(json: unknown): IpState["routes"] {
   const out: IpState["routes"] = [];
   for (const r of arrayOf("routes", json)) {
     const dst = str(r.dst);
     const dev = str(r.dev);
-    if (!dst || !dev || dst.includes(":")) continue;
-    if (r.type !== undefined && r.type !== "unicast") continue;
+    const unreachable = r.type === "unreachable";
+    if (!dst || (!dev && !unreachable) || dst.includes(":")) continue;
+    if (r.type !== undefined && r.type !== "unicast" && !unreachable) continue;
     const t = str(r.table) ?? "main";
     const table = t === "main" ? "main" : /^\d+$/.test(t) ? Number(t) : undefined;
     if (table === undefined) continue; // local, default: never ours
@@ -73,7 +74,8 @@ export function parseRoutes(json: unknown): IpState["routes"] {
     out.push({
       table,
       dst: dst === "default" || dst.includes("/") ? dst : `${dst}/32`,
-      dev,
+      ...(dev && !unreachable ? { dev } : {}),
+      ...(unreachable ? { type: "unreachable" as const } : {}),
       ...(via ? { via } : {}),
       ...(protocol ? { protocol } : {}),
     });
@@ -103,7 +105,8 @@ export function parseRules(json: unknown): IpState["rules"] {
 
 const PROTO = String(ROUTE_PROTO);
 const routeKey = (r: RouteSpec) => `${r.table}|${r.dst}`;
-const sameRoute = (a: RouteSpec, b: RouteSpec) => a.dev === b.dev && (a.via ?? "") === (b.via ?? "");
+const sameRoute = (a: RouteSpec, b: RouteSpec) =>
+  (a.type ?? "") === (b.type ?? "") && (a.dev ?? "") === (b.dev ?? "") && (a.via ?? "") === (b.via ?? "");
 const ruleKey = (r: RuleSpec) => `${r.priority}|${r.fwmark}|${r.fwmask}|${r.table}`;
 const addrKey = (a: { dev: string; address: string }) => `${a.dev}|${a.address}`;
 
@@ -185,10 +188,10 @@ export function ipArgs(a: IpAction): string[] | undefined {
       return [
         "route",
         a.op === "del-route" ? "del" : "replace",
+        ...(r.type ? [r.type] : []),
         r.dst,
         ...(r.via ? ["via", r.via] : []),
-        "dev",
-        r.dev,
+        ...(r.dev ? ["dev", r.dev] : []),
         "table",
         tableArg(r.table),
         "proto",
