@@ -36,8 +36,36 @@ export async function reconcileIp(
   return { actions, pendingAnnouncements: [] };
 }
 
-export async function applySysctls(ip: IpExecer, sysctls: SysctlSpec[]): Promise<void> {
-  for (const s of sysctls) await ip.setSysctl(s.key, s.value);
+/**
+ * Writes the sysctls not yet written with the same value (`written`, updated in place; pass a new
+ * map to write them all). A per-interface key of an interface that does not exist yet — the pod
+ * bridge appears with the node's first pod — is skipped and returned, so a later call writes it;
+ * any other failure throws. A node without pods must still get its program.
+ */
+export async function applySysctls(
+  ip: IpExecer,
+  sysctls: SysctlSpec[],
+  written: Map<string, string> = new Map(),
+): Promise<string[]> {
+  const missing: string[] = [];
+  for (const s of sysctls) {
+    if (written.get(s.key) === s.value) continue;
+    try {
+      await ip.setSysctl(s.key, s.value);
+      written.set(s.key, s.value);
+    } catch (e) {
+      if (!isMissingInterface(s.key, e)) throw e;
+      missing.push(s.key);
+    }
+  }
+  return missing;
+}
+
+/** `net.ipv4.conf.<iface>.<key>` (not all/default) refused because /proc has no such interface. */
+function isMissingInterface(key: string, e: unknown): boolean {
+  const m = /^net\.ipv[46]\.conf\.([^.]+)\./.exec(key);
+  if (!m || m[1] === "all" || m[1] === "default") return false;
+  return e instanceof Error && /cannot stat|No such file or directory/.test(e.message);
 }
 
 /**
