@@ -9,6 +9,10 @@
 //        [--tunnels 200] [--tunnel-concurrency 8] [--rounds 1]
 // --rounds N measures both proxies N times, alternating which goes first; every round is printed
 // with the load average and the CPU time each proxy used per GET and per tunneled MiB.
+// --baseline DIR adds a third proxy: another build's egress router (DIR/src/router/cli-entry.js),
+// measured in the same rounds, for A/B tests of a change on a shared machine.
+// --skip get|tunnels leaves one of the two loads out. --node-args "ARGS" passes node options
+// (space-separated, e.g. --cpu-prof) to the first egress router only.
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +27,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const cliEntry = join(here, "..", "..", "src", "router", "cli-entry.js");
 const POLICY = "!*.example.com\n!192.168.1.0/24\n*\n";
 const HOST = "127.0.0.1";
+
+function textArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -252,14 +261,16 @@ function stop(child: ChildProcess | undefined): Promise<void> {
 
 /** CPU time (user + system, ms) used so far by `pid` and its live descendants. On a shared, loaded
  *  machine wall-clock rates swing with other tenants; CPU spent per request or per MiB does not. */
-function cpuMs(pid: number): number {
+function cpuMs(pid: number): { total: number; sys: number } {
   const hz = 100; // USER_HZ on Linux
   let total = 0;
+  let sys = 0;
   const visit = (p: number): void => {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, "utf8");
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       total += ((Number(f[11]) + Number(f[12])) * 1000) / hz;
+      sys += (Number(f[12]) * 1000) / hz;
       for (const t of readdirSync(`/proc/${p}/task`))
         for (const c of readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim().split(/\s+/))
           if (c !== "") visit(Number(c));
@@ -268,7 +279,7 @@ function cpuMs(pid: number): number {
     }
   };
   visit(pid);
-  return total;
+  return { total, sys };
 }
 
 async function main(): Promise<void> {
@@ -281,11 +292,19 @@ async function main(): Promise<void> {
   const total = arg("tunnels", 200);
   const concurrency = arg("tunnel-concurrency", 8);
   const roundsWanted = arg("rounds", 1);
+  const baseline = textArg("baseline");
+  const skip = textArg("skip");
+  const nodeArgs = (textArg("node-args") ?? "").split(" ").filter((a) => a !== "");
   const dir = mkdtempSync(join(tmpdir(), "router-bench-"));
   chmodSync(dir, 0o777); // squid writes its pid and log after dropping to user "proxy"
   const children: ChildProcess[] = [];
   try {
-    const [originPort, oursPort, squidPort] = [await freePort(), await freePort(), await freePort()];
+    const [originPort, oursPort, squidPort, basePort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const origin = spawn(
       process.execPath,
       [fileURLToPath(import.meta.url), "--role-origin", String(originPort)],
@@ -296,45 +315,90 @@ async function main(): Promise<void> {
     children.push(origin);
     const ours = spawn(
       process.execPath,
-      [cliEntry, "router", "http-proxy", "--port", String(oursPort), "--listen", HOST],
+      [...nodeArgs, cliEntry, "router", "http-proxy", "--port", String(oursPort), "--listen", HOST],
       {
         env: { ...process.env, EGRESS_HTTP_PROXY_DESTINATION: POLICY, EGRESS_LOG_LEVEL: "warn" },
         stdio: "inherit",
       },
     );
     children.push(ours);
+    const base =
+      baseline === undefined
+        ? undefined
+        : spawn(
+            process.execPath,
+            [
+              join(baseline, "src", "router", "cli-entry.js"),
+              "router",
+              "http-proxy",
+              "--port",
+              String(basePort),
+              "--listen",
+              HOST,
+            ],
+            {
+              env: { ...process.env, EGRESS_HTTP_PROXY_DESTINATION: POLICY, EGRESS_LOG_LEVEL: "warn" },
+              stdio: "inherit",
+            },
+          );
+    if (base) children.push(base);
     const conf = join(dir, "squid.conf");
     writeFileSync(conf, squidConfig(POLICY, squidPort, dir));
     const squid = spawn("squid", ["-N", "-f", conf], { stdio: "inherit" });
     children.push(squid);
-    await Promise.all([waitForPort(originPort), waitForPort(oursPort), waitForPort(squidPort)]);
+    await Promise.all([
+      waitForPort(originPort),
+      waitForPort(oursPort),
+      waitForPort(squidPort),
+      ...(base ? [waitForPort(basePort)] : []),
+    ]);
 
     const squidVersion =
       /Version (\S+)/.exec(execFileSync("squid", ["-v"], { encoding: "utf8" }))?.[1] ?? "?";
-    type Result = { get: WrkResult; connect: TunnelResult; cpuUsPerGet: number; cpuMsPerMiB: number };
+    type Result = {
+      get: WrkResult;
+      connect: TunnelResult;
+      cpuUsPerGet: number;
+      cpuMsPerMiB: number;
+      /** Share of the CPU time spent in the kernel (system time), per load. */
+      sysShareGet: number;
+      sysShareTunnel: number;
+    };
     const results: Record<string, Result> = {};
     const rounds: { round: number; name: string; loadavg: string; result: Result }[] = [];
-    const sides = [
+    const sides: (readonly [string, number, number])[] = [
       ["egress-router (node)", oursPort, ours.pid!],
       [`squid ${squidVersion}`, squidPort, squid.pid!],
-    ] as const;
-    // Warm up both, then measure them in turn, alternating which goes first each round.
+    ];
+    if (base) sides.push(["egress-router (baseline)", basePort, base.pid!]);
+    const noGet: WrkResult = { rps: Number.NaN, p50ms: Number.NaN, p99ms: Number.NaN, non2xx: 0, errors: "" };
+    const noTunnels: TunnelResult = {
+      tunnels: 0,
+      failed: 0,
+      perSecond: Number.NaN,
+      mibPerSecond: Number.NaN,
+      p50ms: Number.NaN,
+      p99ms: Number.NaN,
+    };
+    // Warm up all, then measure them in turn, alternating which goes first each round.
     for (const [, port] of sides) {
-      wrk(port, originPort, 2, connections, dir);
-      await tunnels(port, originPort, 10, concurrency);
+      if (skip !== "get") wrk(port, originPort, 2, connections, dir);
+      if (skip !== "tunnels") await tunnels(port, originPort, 10, concurrency);
     }
     for (let round = 0; round < roundsWanted; round++) {
       for (const [name, port, pid] of round % 2 === 0 ? sides : [...sides].reverse()) {
         const c0 = cpuMs(pid);
-        const get = wrk(port, originPort, seconds, connections, dir);
+        const get = skip === "get" ? noGet : wrk(port, originPort, seconds, connections, dir);
         const c1 = cpuMs(pid);
-        const connect = await tunnels(port, originPort, total, concurrency);
+        const connect = skip === "tunnels" ? noTunnels : await tunnels(port, originPort, total, concurrency);
         const c2 = cpuMs(pid);
         const result: Result = {
           get,
           connect,
-          cpuUsPerGet: ((c1 - c0) * 1000) / (get.rps * seconds),
-          cpuMsPerMiB: (c2 - c1) / (total - connect.failed),
+          cpuUsPerGet: ((c1.total - c0.total) * 1000) / (get.rps * seconds),
+          cpuMsPerMiB: skip === "tunnels" ? Number.NaN : (c2.total - c1.total) / (total - connect.failed),
+          sysShareGet: (c1.sys - c0.sys) / (c1.total - c0.total),
+          sysShareTunnel: (c2.sys - c1.sys) / (c2.total - c1.total),
         };
         rounds.push({
           round,
@@ -352,6 +416,7 @@ async function main(): Promise<void> {
       results[name] = mine[Math.floor(mine.length / 2)]!.result;
     }
     const direct = (() => {
+      if (skip === "get") return Number.NaN;
       const script = join(dir, "direct.lua");
       writeFileSync(script, 'wrk.path = "/small"\n');
       const out = execFileSync(
@@ -378,11 +443,11 @@ async function main(): Promise<void> {
       `HTTP proxy benchmark: ${new Date().toISOString()}, node ${process.version}, wrk -t1 -c${connections} -d${seconds}s,`,
       `CONNECT: ${total} tunnels x 1 MiB, ${concurrency} concurrent; policy ${JSON.stringify(POLICY)}`,
       "",
-      "| round | proxy | load 1/5/15 | GET req/s | GET p50 ms | GET p99 ms | CPU µs/GET | non-2xx | MiB/s | tunnel p50 ms | tunnel p99 ms | CPU ms/MiB | failed |",
-      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| round | proxy | load 1/5/15 | GET req/s | GET p50 ms | GET p99 ms | CPU µs/GET | sys % | non-2xx | MiB/s | tunnel p50 ms | tunnel p99 ms | CPU ms/MiB | sys % | failed |",
+      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...rounds.map(
         ({ round, name, loadavg: l, result: r }) =>
-          `| ${round + 1} | ${name} | ${l} | ${f(r.get.rps)} | ${f(r.get.p50ms, 2)} | ${f(r.get.p99ms, 2)} | ${f(r.cpuUsPerGet)} | ${r.get.non2xx} | ${f(r.connect.mibPerSecond)} | ${f(r.connect.p50ms, 1)} | ${f(r.connect.p99ms, 1)} | ${f(r.cpuMsPerMiB, 2)} | ${r.connect.failed} |`,
+          `| ${round + 1} | ${name} | ${l} | ${f(r.get.rps)} | ${f(r.get.p50ms, 2)} | ${f(r.get.p99ms, 2)} | ${f(r.cpuUsPerGet)} | ${f(100 * r.sysShareGet)} | ${r.get.non2xx} | ${f(r.connect.mibPerSecond)} | ${f(r.connect.p50ms, 1)} | ${f(r.connect.p99ms, 1)} | ${f(r.cpuMsPerMiB, 2)} | ${f(100 * r.sysShareTunnel)} | ${r.connect.failed} |`,
       ),
       "",
       `Origin directly (no proxy), same wrk settings: ${f(direct)} req/s`,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Driver for bench/router/http-proxy.bench.ts: builds, checks the tools, runs the benchmark.
 # Needs root (squid drops to user "proxy"), squid and wrk (apt-get install -y squid wrk).
-# Extra arguments go to the benchmark (--duration S --connections N --tunnels N --tunnel-concurrency N).
+# Extra arguments go to the benchmark (--duration S --connections N --tunnels N --tunnel-concurrency N
+# --rounds N --baseline BUILD_DIR --skip get|tunnels --node-args "..."; see http-proxy.bench.ts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 for tool in squid wrk; do

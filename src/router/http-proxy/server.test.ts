@@ -110,3 +110,42 @@ test("errors: unresolvable name 502, refused port 502, upgrade 501, https:// URL
   assert.equal(up.status, 501);
   assert.equal((await rawExchange(proxy.port, absoluteGet("https://web.example/"))).status, 400);
 });
+
+test("an origin that accepts but never answers gets 502 after the idle timeout", async () => {
+  const silent = net.createServer((s) => s.on("error", () => {}));
+  const held: net.Socket[] = [];
+  silent.on("connection", (s) => held.push(s));
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.2", r));
+  const quick = await startHttpProxy({
+    policy: parseHttpProxyDestination("*"),
+    port: 0,
+    host: "127.0.0.1",
+    connectTimeoutMs: 300,
+  });
+  try {
+    const port = (silent.address() as net.AddressInfo).port;
+    const t0 = Date.now();
+    const r = await rawExchange(quick.port, absoluteGet(`http://127.0.0.2:${port}/`));
+    assert.equal(r.status, 502);
+    assert.ok(Date.now() - t0 >= 250, `answered after ${Date.now() - t0} ms`);
+  } finally {
+    await quick.close();
+    for (const s of held) s.destroy();
+    silent.close();
+  }
+});
+
+test("a body that arrives after the headers is forwarded (the request is not ended early)", async () => {
+  const s = net.connect({ host: "127.0.0.1", port: proxy.port });
+  const got: string[] = [];
+  const closed = new Promise<void>((resolve) => s.on("close", () => resolve()));
+  s.on("data", (c: Buffer) => got.push(c.toString("latin1")));
+  s.write(
+    `POST http://127.0.0.2:${origin.port}/late HTTP/1.1\r\nHost: 127.0.0.2:${origin.port}\r\n` +
+      "Content-Length: 5\r\nConnection: close\r\n\r\n",
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  s.write("hello");
+  await closed;
+  assert.match(got.join(""), /\r\norigin POST \/late 5\r\n/);
+});

@@ -8,7 +8,7 @@
 // Host header alone. This module does network I/O; all decisions come from the pure modules.
 
 import http from "node:http";
-import net from "node:net";
+import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { formatIP, type IP } from "../../api/ip.js";
 import type { HttpProxyPolicy } from "../config/proxy.js";
@@ -23,6 +23,7 @@ import {
   parseAbsoluteHttpUrl,
   parseConnectTarget,
 } from "./target.js";
+import { connectOrigin, joinTunnel, type OriginSocket } from "./tunnel.js";
 
 export const DEFAULT_HTTP_PROXY_PORT = 8080;
 
@@ -69,20 +70,25 @@ const HOP_BY_HOP = new Set([
 ]);
 
 function filterHeaders(raw: readonly string[], drop: ReadonlySet<string>): string[] {
-  const connectionListed = new Set<string>();
+  // Names listed in Connection are hop-by-hop too; the set is only built when there is one.
+  let connectionListed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.toLowerCase() === "connection") {
+      connectionListed ??= new Set();
       for (const t of raw[i + 1]!.split(",")) connectionListed.add(t.trim().toLowerCase());
     }
   }
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(k) || drop.has(k) || connectionListed.has(k)) continue;
+    if (HOP_BY_HOP.has(k) || drop.has(k) || connectionListed?.has(k)) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
 }
+
+const DROP_HOST: ReadonlySet<string> = new Set(["host"]);
+const NO_DROP: ReadonlySet<string> = new Set();
 
 function hostHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
@@ -106,7 +112,7 @@ function rawResponse(socket: Duplex, status: number, reason: string): void {
 
 /** Connects to the first address that answers, in order. Only addresses that passed the
  *  policy are ever passed in; they are literals, so net.connect does no lookup of its own. */
-function connectAny(addresses: readonly IP[], port: number, timeoutMs: number): Promise<net.Socket> {
+function connectAny(addresses: readonly IP[], port: number, timeoutMs: number): Promise<OriginSocket> {
   return new Promise((resolve, reject) => {
     let i = 0;
     let lastError: Error = new Error("no address");
@@ -116,7 +122,8 @@ function connectAny(addresses: readonly IP[], port: number, timeoutMs: number): 
         reject(lastError);
         return;
       }
-      const s = net.connect({ host: formatIP(ip), port, family: ip.family });
+      const origin = connectOrigin({ host: formatIP(ip), port, family: ip.family });
+      const s = origin.socket;
       const timer = setTimeout(
         () => s.destroy(new Error(`connect timeout after ${timeoutMs} ms`)),
         timeoutMs,
@@ -124,7 +131,7 @@ function connectAny(addresses: readonly IP[], port: number, timeoutMs: number): 
       s.once("connect", () => {
         clearTimeout(timer);
         s.removeAllListeners("error");
-        resolve(s);
+        resolve(origin);
       });
       s.once("error", (e) => {
         clearTimeout(timer);
@@ -141,7 +148,9 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
   const resolver = opts.resolver ?? systemResolver;
   const connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
   const emit = opts.onEvent ?? (() => {});
-  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, timeout: 60_000 });
+  // Origin connections are kept alive and reused (squid keeps persistent server connections
+  // too). The timeout is an idle timeout, for sockets in use and for sockets in the pool.
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, timeout: connectTimeoutMs });
   const tunnels = new Set<net.Socket>();
 
   async function authorize(host: Host): Promise<Authorization> {
@@ -180,47 +189,65 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
     return undefined;
   }
 
+  function refuseRequest(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    kind: ProxyEvent["kind"],
+    reason: string,
+  ): void {
+    emit({ kind, method: req.method ?? "GET", target: req.url ?? "", reason });
+    req.resume();
+    res.writeHead(status, { "content-type": "text/plain", connection: "close" });
+    res.end(`egress-router: ${reason}\n`);
+  }
+
   async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
     const url = req.url ?? "";
-    const refuse = (status: number, kind: ProxyEvent["kind"], reason: string): void => {
-      emit({ kind, method, target: url, reason });
-      req.resume();
-      res.writeHead(status, { "content-type": "text/plain", connection: "close" });
-      res.end(`egress-router: ${reason}\n`);
-    };
     let target: ReturnType<typeof parseAbsoluteHttpUrl>;
     try {
       target = parseAbsoluteHttpUrl(url);
     } catch (e) {
-      refuse(400, "reject", e instanceof BadTargetError ? e.message : String(e));
+      refuseRequest(req, res, 400, "reject", e instanceof BadTargetError ? e.message : String(e));
       return;
     }
     const hostProblem = checkHostHeader(req, target.authority);
-    if (hostProblem) return refuse(400, "reject", hostProblem);
+    if (hostProblem) return refuseRequest(req, res, 400, "reject", hostProblem);
     const auth = await authorize(target.authority.host);
-    if (!auth.ok) return refuse(auth.status, auth.status === 403 ? "deny" : "error", auth.reason);
+    if (!auth.ok)
+      return refuseRequest(req, res, auth.status, auth.status === 403 ? "deny" : "error", auth.reason);
     const address = auth.addresses[0]!;
-    const port = target.authority.port;
-    const authorityText = url.slice(url.indexOf("//") + 2).split(/[/?]/, 1)[0]!;
-    const headers = filterHeaders(req.rawHeaders, new Set(["host"]));
-    headers.push("Host", authorityText);
-    emit({ kind: "allow", method, target: url, address: formatIP(address) });
+    const addressText = formatIP(address);
+    const headers = filterHeaders(req.rawHeaders, DROP_HOST);
+    headers.push("Host", target.authorityText);
+    emit({ kind: "allow", method, target: url, address: addressText });
+    // The idle timeout is the agent's (set once per origin socket): a per-request `timeout`
+    // would re-arm a timer on the socket for every request.
     const upstream = http.request({
-      host: formatIP(address),
+      host: addressText,
       family: address.family,
-      port,
+      port: target.authority.port,
       method,
       path: target.path,
       headers,
       agent,
       setHost: false,
-      timeout: connectTimeoutMs,
     });
     upstream.on("response", (up) => {
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, filterHeaders(up.rawHeaders, new Set()));
-      up.pipe(res);
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, filterHeaders(up.rawHeaders, NO_DROP));
+      // Forwarded by hand rather than with pipe(), which costs a dozen listeners per response.
+      up.on("data", (chunk: Buffer) => {
+        if (!res.write(chunk)) up.pause();
+      });
+      res.on("drain", () => up.resume());
+      up.on("end", () => res.end());
       up.on("error", () => res.destroy());
+      // A client that went away mid-response: drop the origin connection instead of leaving it
+      // paused in the agent.
+      res.on("close", () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
     });
     upstream.on("timeout", () => upstream.destroy(new Error("upstream timeout")));
     upstream.on("error", (e) => {
@@ -232,7 +259,10 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
         res.destroy();
       }
     });
-    req.pipe(upstream);
+    // The parser has run over the whole chunk by now (authorize() was awaited): a request
+    // without a body (most GETs) is complete with nothing buffered, and needs no pipe.
+    if (req.complete && req.readableLength === 0) upstream.end();
+    else req.pipe(upstream);
   }
 
   async function onConnect(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
@@ -256,30 +286,22 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
       emit({ kind: auth.status === 403 ? "deny" : "error", method, target: url, reason: auth.reason });
       return rawResponse(client, auth.status, auth.reason);
     }
-    let upstream: net.Socket;
+    let origin: OriginSocket;
     try {
-      upstream = await connectAny(auth.addresses, target.port, connectTimeoutMs);
+      origin = await connectAny(auth.addresses, target.port, connectTimeoutMs);
     } catch (e) {
       emit({ kind: "error", method, target: url, reason: (e as Error).message });
       return rawResponse(client, 502, (e as Error).message);
     }
+    const upstream = origin.socket;
     if (client.destroyed) {
       upstream.destroy();
       return;
     }
-    emit({ kind: "allow", method, target: url, address: upstream.remoteAddress ?? "" });
+    emit({ kind: "allow", method, target: url, address: origin.address });
     tunnels.add(upstream);
-    upstream.on("close", () => {
-      tunnels.delete(upstream);
-      client.destroy();
-    });
-    upstream.on("error", () => upstream.destroy());
-    client.on("close", () => upstream.destroy());
-    upstream.setNoDelay(true);
-    client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    if (head.length > 0) upstream.write(head);
-    upstream.pipe(client);
-    client.pipe(upstream);
+    upstream.on("close", () => tunnels.delete(upstream));
+    joinTunnel(client, origin, head, "HTTP/1.1 200 Connection Established\r\n\r\n");
   }
 
   // HTTP/1.1 clients must send Host, but an absolute-form target already names the host; the

@@ -31,6 +31,8 @@ export interface Authority {
 
 export interface HttpTarget {
   authority: Authority;
+  /** The authority exactly as the URL wrote it (forwarded as the Host header). */
+  authorityText: string;
   /** The origin-form request target to send upstream ("/path?query"). */
   path: string;
 }
@@ -54,6 +56,26 @@ export function parseHost(text: string): Host {
   const problem = hostNameProblem(name);
   if (problem) throw new BadTargetError(text, problem);
   return { kind: "name", name };
+}
+
+// A proxy sees the same few authorities over and over (URL and Host header of every request);
+// parsing is pure, so accepted results are memoized. Refusals are not cached (they throw).
+// Cached values are frozen because callers share them. Bounded: cleared when full.
+const AUTHORITY_CACHE_LIMIT = 1024;
+const authorityCache = new Map<string, Authority>();
+
+/** parseAuthority, memoized by (defaultPort, text). */
+export function cachedAuthority(text: string, defaultPort: number | null): Authority {
+  const key = `${defaultPort ?? "-"} ${text}`;
+  let a = authorityCache.get(key);
+  if (a === undefined) {
+    a = parseAuthority(text, defaultPort);
+    Object.freeze(a.host);
+    Object.freeze(a);
+    if (authorityCache.size >= AUTHORITY_CACHE_LIMIT) authorityCache.clear();
+    authorityCache.set(key, a);
+  }
+  return a;
 }
 
 /** Parses "host[:port]" or "[v6][:port]". `defaultPort` null means the port is required. */
@@ -103,11 +125,11 @@ export function parseAbsoluteHttpUrl(url: string): HttpTarget {
   const authorityText = end < 0 ? rest : rest.slice(0, end);
   let path = end < 0 ? "/" : rest.slice(end);
   if (path.startsWith("?")) path = `/${path}`;
-  return { authority: parseAuthority(authorityText, 80), path };
+  return { authority: cachedAuthority(authorityText, 80), authorityText, path };
 }
 
 export function parseConnectTarget(target: string): Authority {
-  return parseAuthority(target, null);
+  return cachedAuthority(target, null);
 }
 
 export function sameHost(a: Host, b: Host): boolean {
@@ -121,7 +143,7 @@ export function sameHost(a: Host, b: Host): boolean {
 export function hostHeaderAgrees(target: Authority, hostHeader: string): boolean {
   let h: Authority;
   try {
-    h = parseAuthority(hostHeader, target.port);
+    h = cachedAuthority(hostHeader, target.port);
   } catch {
     return false;
   }

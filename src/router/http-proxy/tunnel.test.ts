@@ -1,0 +1,136 @@
+// Tests of the CONNECT tunnel's byte copy (tunnel.ts) through the real proxy on loopback: the
+// reused read buffer must never hand the client bytes that a later read overwrote, a server that
+// speaks first must be heard after the 200, and EOFs must pass through as half closes.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import net from "node:net";
+import { after, before, test } from "node:test";
+import { parseHttpProxyDestination } from "../config/proxy.js";
+import { staticResolver } from "./resolver.js";
+import { type RunningHttpProxy, startHttpProxy } from "./server.js";
+import { TUNNEL_BUFFER_SIZE } from "./tunnel.js";
+
+let proxy: RunningHttpProxy;
+const servers: net.Server[] = [];
+
+before(async () => {
+  proxy = await startHttpProxy({
+    policy: parseHttpProxyDestination("*"),
+    resolver: staticResolver({}),
+    port: 0,
+    host: "127.0.0.1",
+    connectTimeoutMs: 2000,
+  });
+});
+after(async () => {
+  await proxy?.close();
+  for (const s of servers) s.close();
+});
+
+async function origin(onConnection: (s: net.Socket) => void): Promise<number> {
+  const server = net.createServer({ allowHalfOpen: true }, onConnection);
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Opens a tunnel; resolves with the socket and whatever arrived after the 200's header. */
+function tunnel(port: number): Promise<{ socket: net.Socket; rest: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port: proxy.port, allowHalfOpen: true });
+    let got = Buffer.alloc(0);
+    const onData = (c: Buffer): void => {
+      got = Buffer.concat([got, c]);
+      const end = got.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      socket.off("data", onData);
+      socket.pause();
+      const head = got.toString("latin1", 0, end);
+      if (!head.startsWith("HTTP/1.1 200")) reject(new Error(head));
+      else resolve({ socket, rest: got.subarray(end + 4) });
+    };
+    socket.on("data", onData);
+    socket.on("error", reject);
+    socket.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+  });
+}
+
+function pattern(size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 7 + (i >> 13)) % 251;
+  return b;
+}
+
+test("a slow client gets every byte intact while the origin sends far more than one buffer", async () => {
+  // More than the loopback socket buffers hold, so writes to the stalled client stay pending.
+  const body = pattern(TUNNEL_BUFFER_SIZE * 256 + 12345);
+  const port = await origin((s) => {
+    s.on("error", () => {});
+    s.end(body);
+  });
+  const { socket, rest } = await tunnel(port);
+  const hash = createHash("sha256").update(rest);
+  let received = rest.length;
+  let nextStall = 0;
+  await new Promise<void>((resolve, reject) => {
+    socket.on("data", (c: Buffer) => {
+      hash.update(c);
+      received += c.length;
+      // Stall now and then so the proxy's writes to us stay pending and it must stop reading.
+      if (received >= nextStall) {
+        nextStall = received + (1 << 20);
+        socket.pause();
+        setTimeout(() => socket.resume(), 30);
+      }
+    });
+    socket.on("end", () => resolve());
+    socket.on("error", reject);
+    setTimeout(() => socket.resume(), 100);
+  });
+  socket.destroy();
+  assert.equal(received, body.length);
+  assert.equal(hash.digest("hex"), createHash("sha256").update(body).digest("hex"));
+});
+
+test("a server that speaks first is heard after the 200, in order", async () => {
+  const port = await origin((s) => {
+    s.on("error", () => {});
+    s.write("220 banner\r\n");
+    s.on("data", (c: Buffer) => s.write(`echo ${c.toString()}`));
+  });
+  // Give the banner time to reach the proxy before the client sends anything.
+  const { socket, rest } = await tunnel(port);
+  let text = rest.toString();
+  socket.on("data", (c: Buffer) => {
+    text += c.toString();
+  });
+  socket.resume();
+  await new Promise((r) => setTimeout(r, 50));
+  socket.write("hello");
+  for (let i = 0; i < 100 && !text.includes("echo hello"); i++) await new Promise((r) => setTimeout(r, 10));
+  socket.destroy();
+  assert.equal(text, "220 banner\r\necho hello");
+});
+
+test("EOFs pass through as half closes in both directions", async () => {
+  const port = await origin((s) => {
+    s.on("error", () => {});
+    let got = "";
+    s.on("data", (c: Buffer) => {
+      got += c.toString();
+    });
+    // Answer only after the client's EOF arrived through the tunnel.
+    s.on("end", () => s.end(`got ${got.length} bytes`));
+  });
+  const { socket, rest } = await tunnel(port);
+  let text = rest.toString();
+  const ended = new Promise<void>((resolve) => socket.on("end", () => resolve()));
+  socket.on("data", (c: Buffer) => {
+    text += c.toString();
+  });
+  socket.resume();
+  socket.end("x".repeat(100_000));
+  await ended;
+  socket.destroy();
+  assert.equal(text, "got 100000 bytes");
+});

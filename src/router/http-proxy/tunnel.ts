@@ -1,0 +1,99 @@
+// The byte copy of a CONNECT tunnel: the origin's socket is read into one buffer that belongs to
+// the tunnel (net's `onread`), instead of the fresh 64 KiB buffer per read that a stream's 'data'
+// event allocates, and written to the client without `pipe()`'s event machinery. The buffer is
+// reused only once the write that refers to it has finished: a write that the kernel does not take
+// at once stops reading until the client's socket drains. This module does no policy: it copies
+// bytes between two sockets the proxy has already authorized, and must never open a connection.
+
+import net from "node:net";
+import type { Duplex } from "node:stream";
+
+/** Size of each tunnel's read buffer. Loopback and LAN reads rarely return more; a larger
+ *  buffer only costs memory per open tunnel. */
+export const TUNNEL_BUFFER_SIZE = 64 * 1024;
+
+/** An origin connection whose reads land in a buffer owned by the tunnel. Until `attach` is
+ *  called (the CONNECT answer has not been sent yet), data from a server that speaks first is
+ *  copied aside and delivered in order on attach. */
+export interface OriginSocket {
+  socket: net.Socket;
+  /** The address connected to, as text (saves a getpeername per tunnel). */
+  address: string;
+  /** Sends `established` to the client, then starts the origin → client copy. */
+  attach(client: Duplex, established: string): void;
+}
+
+export function connectOrigin(options: { host: string; port: number; family: 4 | 6 }): OriginSocket {
+  const buffer = Buffer.allocUnsafeSlow(TUNNEL_BUFFER_SIZE);
+  let client: Duplex | undefined;
+  const early: Buffer[] = [];
+  let waiting = false;
+  const socket = net.connect({
+    ...options,
+    onread: {
+      buffer,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        if (!client) {
+          early.push(Buffer.from(buf.subarray(0, n))); // copied: the buffer is reused
+          return true;
+        }
+        if (client.destroyed) return false;
+        client.write(buf.subarray(0, n), written);
+        // A write the kernel took at once has released the buffer (its bookkeeping is done
+        // synchronously); otherwise the pending write still points into the buffer, so reading
+        // stops until every write to the client has finished.
+        if (client.writableLength === 0) return true;
+        waiting = true;
+        return false;
+      },
+    },
+  });
+  // Called after each write to the client. Writes finish in order, so when nothing is left
+  // queued the last one, the only one that can refer to the buffer, is done too. ('drain' is
+  // not enough: it is only emitted after a write that went over the high-water mark.)
+  function written(): void {
+    if (!waiting || client === undefined || client.writableLength !== 0) return;
+    waiting = false;
+    if (!socket.destroyed) socket.resume();
+  }
+  return {
+    socket,
+    address: options.host,
+    attach(c: Duplex, established: string): void {
+      client = c;
+      c.write(established, written);
+      for (const chunk of early) c.write(chunk, written);
+      early.length = 0;
+      if (c.writableLength > 0) {
+        waiting = true;
+        socket.pause();
+      }
+    },
+  };
+}
+
+/** Joins an authorized client and origin: bytes both ways, an EOF passed on as a half close,
+ *  and an error or close on either side tearing down the other. `established` is the answer to
+ *  the CONNECT, sent before any byte from the origin. */
+export function joinTunnel(client: Duplex, origin: OriginSocket, head: Buffer, established: string): void {
+  const upstream = origin.socket;
+  upstream.setNoDelay(true);
+  origin.attach(client, established);
+  if (head.length > 0) upstream.write(head);
+  // Client → origin carries requests, usually small: plain 'data' with back-pressure.
+  client.on("data", (chunk: Buffer) => {
+    if (!upstream.write(chunk)) client.pause();
+  });
+  upstream.on("drain", () => client.resume());
+  client.on("end", () => upstream.end());
+  upstream.on("end", () => client.end());
+  // When the origin is gone, the client gets the bytes still queued for it and is then closed
+  // (a client may keep its half of the connection open forever); an origin that failed drops it.
+  upstream.on("close", (hadError: boolean) => {
+    // (end() on a finished stream would build an ERR_STREAM_ALREADY_FINISHED error per tunnel.)
+    if (hadError || client.writableFinished || client.destroyed) client.destroy();
+    else client.end(() => client.destroy());
+  });
+  upstream.on("error", () => upstream.destroy());
+  client.on("close", () => upstream.destroy());
+}
