@@ -11,11 +11,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "../exec.js";
 import { DEFAULT_CNI_BIN_DIR } from "./cni.js";
+import { SocketDaemon } from "./socket-daemon.js";
 
 export const NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks";
 export const NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status";
@@ -276,75 +276,30 @@ const usesWhereabouts = (config: Obj): boolean =>
  *  and shared by the pods of this agent. It renews leases for as long as it runs and releases them on
  *  DEL. The plugin finds it through `ipam.daemonSocketPath` (containernetworking-plugins ≥ 1.1), so
  *  each lab agent has its own daemon instead of the host-wide /run/cni/dhcp.sock. */
-export class DhcpDaemonManager {
-  private child: ChildProcess | undefined;
-  private starting: Promise<string> | undefined;
-
+export class DhcpDaemonManager extends SocketDaemon {
   constructor(
-    readonly socketPath: string,
+    socketPath: string,
     private readonly opts: { binDir?: string; log?: (msg: string) => void } = {},
-  ) {}
-
-  get pid(): number | undefined {
-    return this.child?.pid;
+  ) {
+    super(socketPath, { name: "dhcp daemon", startTimeoutMs: 5000, stopTimeoutMs: 3000, log: opts.log });
   }
 
-  private alive(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const s = connect(this.socketPath);
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-  }
-
-  /** Starts the daemon unless one answers on the socket (e.g. left by a previous agent run). */
-  ensure(): Promise<string> {
-    this.starting ??= this.start().finally(() => {
-      this.starting = undefined;
-    });
-    return this.starting;
-  }
-
-  private async start(): Promise<string> {
-    if (await this.alive()) return this.socketPath;
+  protected async spawnDaemon(): Promise<ChildProcess> {
     await mkdir(dirname(this.socketPath), { recursive: true });
     await rm(this.socketPath, { force: true });
     const bin = join(this.opts.binDir ?? DEFAULT_CNI_BIN_DIR, "dhcp");
-    const child = spawn(bin, ["daemon", "-socketpath", this.socketPath], {
+    return spawn(bin, ["daemon", "-socketpath", this.socketPath], {
       stdio: ["ignore", "ignore", "pipe"],
       detached: true,
     });
-    this.child = child;
-    let err = "";
-    child.stderr?.on("data", (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000);
-      this.opts.log?.(d.toString().trimEnd());
-    });
-    child.on("exit", (code) => {
-      this.opts.log?.(`dhcp daemon exited (${code}): ${err.trim()}`);
-      if (this.child === child) this.child = undefined;
-    });
-    child.unref();
-    for (let i = 0; i < 100; i++) {
-      if (await this.alive()) return this.socketPath;
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`dhcp daemon did not come up on ${this.socketPath}: ${err.trim()}`);
   }
 
-  /** Stops the daemon this manager started (by pid); leases are no longer renewed afterwards. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    if (child.exitCode === null) child.kill("SIGKILL");
-    this.child = undefined;
+  protected override onStderr(text: string): void {
+    this.opts.log?.(text.trimEnd());
+  }
+
+  /** Leases are no longer renewed once it is stopped. */
+  protected override async afterStop(): Promise<void> {
     await rm(this.socketPath, { force: true });
   }
 }
@@ -360,17 +315,18 @@ const IPAM_ENTRY = fileURLToPath(new URL("../../cli/ipam-entry.js", import.meta.
  *  daemon (and runs the Node plugin itself when the daemon is gone, so a dead daemon costs speed, not
  *  correctness). The daemon holds no state of its own (the datastore does), so it exits with the
  *  agent (its stdin is a pipe from the agent) and is simply started again. */
-export class WhereaboutsDaemonManager {
-  private child: ChildProcess | undefined;
-  private starting: Promise<string> | undefined;
-
+export class WhereaboutsDaemonManager extends SocketDaemon {
   constructor(
-    readonly socketPath: string,
+    socketPath: string,
     private readonly opts: { shim?: string; entry?: string; log?: (msg: string) => void } = {},
-  ) {}
-
-  get pid(): number | undefined {
-    return this.child?.pid;
+  ) {
+    // stop(): calls in flight are finished first (the daemon waits up to 20 s for them).
+    super(socketPath, {
+      name: "whereabouts daemon",
+      startTimeoutMs: 10_000,
+      stopTimeoutMs: 25_000,
+      log: opts.log,
+    });
   }
 
   /** The directory of the compiled shim, or undefined when it is not built (the plugin then runs
@@ -380,63 +336,12 @@ export class WhereaboutsDaemonManager {
     return existsSync(shim) ? dirname(shim) : undefined;
   }
 
-  private alive(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const s = connect(this.socketPath);
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-  }
-
-  /** Starts the daemon unless one answers on the socket. */
-  ensure(): Promise<string> {
-    this.starting ??= this.start().finally(() => {
-      this.starting = undefined;
-    });
-    return this.starting;
-  }
-
-  private async start(): Promise<string> {
-    if (await this.alive()) return this.socketPath;
-    const child = spawn(
+  protected async spawnDaemon(): Promise<ChildProcess> {
+    return spawn(
       process.execPath,
       [this.opts.entry ?? IPAM_ENTRY, "ipam", "daemon", "--socket", this.socketPath, "--exit-on-stdin-close"],
       { stdio: ["pipe", "pipe", "pipe"] },
     );
-    this.child = child;
-    let err = "";
-    child.stdout?.resume();
-    child.stderr?.on("data", (d: Buffer) => {
-      err = (err + d.toString()).slice(-2000);
-    });
-    child.on("exit", (code, signal) => {
-      this.opts.log?.(`whereabouts daemon exited (${code ?? signal}): ${err.trim()}`);
-      if (this.child === child) this.child = undefined;
-    });
-    // Not a reason for the agent's event loop to stay alive (it stops the daemon, or its exit does).
-    child.unref();
-    for (const s of [child.stdin, child.stdout, child.stderr])
-      (s as { unref?: () => void } | null)?.unref?.();
-    for (let i = 0; i < 200; i++) {
-      if (child.exitCode !== null || child.signalCode !== null) break;
-      if (await this.alive()) return this.socketPath;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`whereabouts daemon did not come up on ${this.socketPath}: ${err.trim()}`);
-  }
-
-  /** Stops the daemon this manager started (by pid). Calls in flight are finished first. */
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    child.kill("SIGTERM");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 25_000))]);
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    this.child = undefined;
   }
 }
 
