@@ -9,6 +9,7 @@
 // the guarantee. No I/O here: the store work is the injected BatchRunner.
 import type { Change, Snapshot } from "./allocator.js";
 import type { OverlappingRangeIPReservation } from "./model.js";
+import { ReservationView } from "./reservation-view.js";
 import { type StoreScope, StoreTimeoutError } from "./store.js";
 
 export type TxFn<T> = (snap: Snapshot) => { result: T; change: Change };
@@ -22,48 +23,23 @@ export type BatchRunner = (scope: StoreScope, fn: TxFn<Outcome[]>, timeoutMs: nu
 /** Reservations as seen by a member of a batch: the base snapshot's (possibly lazily fetched:
  *  lookups go through to the base map, so a lazy store still learns which names to fetch) with the
  *  earlier members' creates and deletes on top. */
-class ReservationOverlay implements ReadonlyMap<string, OverlappingRangeIPReservation> {
+class ReservationOverlay extends ReservationView {
   /** name → reservation created by an earlier member, or null when an earlier member deleted it. */
   readonly changed = new Map<string, OverlappingRangeIPReservation | null>();
-  constructor(private readonly base: ReadonlyMap<string, OverlappingRangeIPReservation>) {}
+  constructor(private readonly base: ReadonlyMap<string, OverlappingRangeIPReservation>) {
+    super();
+  }
 
   get(name: string): OverlappingRangeIPReservation | undefined {
     const c = this.changed.get(name);
     if (c !== undefined) return c ?? undefined;
     return this.base.get(name);
   }
-  has(name: string): boolean {
-    return this.get(name) !== undefined;
-  }
-  private current(): Map<string, OverlappingRangeIPReservation> {
+  protected present(): Map<string, OverlappingRangeIPReservation> {
     const m = new Map<string, OverlappingRangeIPReservation>();
     for (const [k, v] of this.base) if (!this.changed.has(k)) m.set(k, v);
     for (const [k, v] of this.changed) if (v) m.set(k, v);
     return m;
-  }
-  get size(): number {
-    return this.current().size;
-  }
-  forEach(
-    cb: (
-      v: OverlappingRangeIPReservation,
-      k: string,
-      m: ReadonlyMap<string, OverlappingRangeIPReservation>,
-    ) => void,
-  ): void {
-    for (const [k, v] of this.current()) cb(v, k, this);
-  }
-  entries(): MapIterator<[string, OverlappingRangeIPReservation]> {
-    return this.current().entries();
-  }
-  keys(): MapIterator<string> {
-    return this.current().keys();
-  }
-  values(): MapIterator<OverlappingRangeIPReservation> {
-    return this.current().values();
-  }
-  [Symbol.iterator](): MapIterator<[string, OverlappingRangeIPReservation]> {
-    return this.current().entries();
   }
 }
 

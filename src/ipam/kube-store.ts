@@ -6,6 +6,7 @@
 import type { Change, Snapshot } from "./allocator.js";
 import { isEmptyChange } from "./allocator.js";
 import type { IPAllocation, IPPool, OverlappingRangeIPReservation } from "./model.js";
+import { ReservationView } from "./reservation-view.js";
 import { type IPAMStore, StoreConflictError, type StoreScope, StoreTimeoutError } from "./store.js";
 
 /** The API calls the store needs. Implementations throw StoreConflictError for 409 (Conflict or
@@ -308,7 +309,7 @@ function isTransient(e: unknown): boolean {
 /** A reservation map that answers from what was fetched (`null` = known absent) and records every
  *  name it could not answer, so the store can fetch those and re-run the pure transaction. Iteration
  *  covers only the fetched reservations (the allocator only uses get/has). */
-export class LazyReservations implements ReadonlyMap<string, OverlappingRangeIPReservation> {
+export class LazyReservations extends ReservationView {
   readonly misses = new Set<string>();
   /** Every name looked up. */
   readonly asked = new Set<string>();
@@ -316,7 +317,9 @@ export class LazyReservations implements ReadonlyMap<string, OverlappingRangeIPR
   constructor(
     private readonly known: ReadonlyMap<string, OverlappingRangeIPReservation | null>,
     private readonly complete = false,
-  ) {}
+  ) {
+    super();
+  }
 
   get(name: string): OverlappingRangeIPReservation | undefined {
     const v = this.known.get(name);
@@ -324,36 +327,9 @@ export class LazyReservations implements ReadonlyMap<string, OverlappingRangeIPR
     if (v === undefined && !this.complete) this.misses.add(name);
     return v ?? undefined;
   }
-  has(name: string): boolean {
-    return this.get(name) !== undefined;
-  }
-  private present(): Map<string, OverlappingRangeIPReservation> {
+  protected present(): Map<string, OverlappingRangeIPReservation> {
     const m = new Map<string, OverlappingRangeIPReservation>();
     for (const [k, v] of this.known) if (v !== null) m.set(k, v);
     return m;
-  }
-  get size(): number {
-    return this.present().size;
-  }
-  forEach(
-    cb: (
-      v: OverlappingRangeIPReservation,
-      k: string,
-      m: ReadonlyMap<string, OverlappingRangeIPReservation>,
-    ) => void,
-  ): void {
-    for (const [k, v] of this.present()) cb(v, k, this);
-  }
-  entries(): MapIterator<[string, OverlappingRangeIPReservation]> {
-    return this.present().entries();
-  }
-  keys(): MapIterator<string> {
-    return this.present().keys();
-  }
-  values(): MapIterator<OverlappingRangeIPReservation> {
-    return this.present().values();
-  }
-  [Symbol.iterator](): MapIterator<[string, OverlappingRangeIPReservation]> {
-    return this.present().entries();
   }
 }
