@@ -8,7 +8,7 @@
 // not once per service per node. Pure: no I/O; controllers translate objects in and labels/status
 // out.
 import type { LabelSelector } from "../../api/selector.js";
-import { compareStrings, type DecisionEvent } from "../common/decision.js";
+import { compareStrings, type DecisionEvent, Heap } from "../common/decision.js";
 import { type ESNode, NodeSelectorIndex } from "./node-index.js";
 
 export type { ESNode } from "./node-index.js";
@@ -196,39 +196,22 @@ export const HEAP_MIN_CANDIDATES = 16;
  * the node the scan would pick (names are unique, ties by name with `<` as the scan).
  */
 class LoadHeap {
-  private readonly a: { load: number; name: string }[];
+  private readonly h = new Heap<{ load: number; name: string }>(
+    (x, y) => x.load < y.load || (x.load === y.load && x.name < y.name),
+  );
 
   constructor(nodes: Iterable<string>, load: ReadonlyMap<string, number>) {
-    this.a = [...nodes].map((name) => ({ load: load.get(name) ?? 0, name }));
-    for (let i = (this.a.length >> 1) - 1; i >= 0; i--) this.down(i);
+    for (const name of nodes) this.h.push({ load: load.get(name) ?? 0, name });
   }
 
   min(load: ReadonlyMap<string, number>): [string, number] | undefined {
     for (;;) {
-      const top = this.a[0];
+      const top = this.h.peek();
       if (!top) return undefined;
       const cur = load.get(top.name) ?? 0;
       if (cur === top.load) return [top.name, cur];
-      top.load = cur;
-      this.down(0);
-    }
-  }
-
-  private less(x: { load: number; name: string }, y: { load: number; name: string }): boolean {
-    return x.load < y.load || (x.load === y.load && x.name < y.name);
-  }
-
-  private down(i: number): void {
-    const a = this.a;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < a.length && this.less(a[l]!, a[m]!)) m = l;
-      if (r < a.length && this.less(a[r]!, a[m]!)) m = r;
-      if (m === i) return;
-      [a[i], a[m]] = [a[m]!, a[i]!];
-      i = m;
+      this.h.pop();
+      this.h.push({ load: cur, name: top.name });
     }
   }
 }
