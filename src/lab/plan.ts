@@ -205,19 +205,25 @@ export function renderHostsFile(records: Record<string, string[]>): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** What every dnsmasq of the lab runs with: in the foreground (the lab records its pid), no system
+ *  configuration, resolv.conf or /etc/hosts, no pid file, as root, bound to the given interfaces. */
+export const DNSMASQ_BASE_ARGS: readonly string[] = [
+  "--keep-in-foreground",
+  "--conf-file=/dev/null",
+  "--no-resolv",
+  "--no-hosts",
+  "--pid-file=",
+  "--user=root",
+  "--bind-interfaces",
+];
+
 /** dnsmasq command line: foreground, no system config or resolv.conf, answers only from the lab's
  *  hosts file on the given addresses; every other name is NXDOMAIN (no upstream server). */
 export function dnsmasqArgv(binary: string, hostsFile: string, listen: string[], ttl?: number): string[] {
   return [
     binary,
-    "--keep-in-foreground",
-    "--conf-file=/dev/null",
-    "--no-resolv",
-    "--no-hosts",
+    ...DNSMASQ_BASE_ARGS,
     `--addn-hosts=${hostsFile}`,
-    "--pid-file=",
-    "--user=root",
-    "--bind-interfaces",
     ...listen.map((a) => `--listen-address=${a}`),
     "--port=53",
     "--log-facility=-",

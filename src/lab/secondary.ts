@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { type FieldError, invalid, required } from "../api/errors.js";
 import { cidrContains, cidrLast, formatIPv4, maskOf, parseCIDR, parseIP } from "../api/ip.js";
+import { DNSMASQ_BASE_ARGS } from "./plan.js";
 import type { EchoPorts, Reader } from "./reader.js";
 
 /** dnsmasq on a secondary host, serving DHCP on its eth0. */
@@ -234,15 +235,9 @@ export function dhcpServerArgv(
   const d = host.dhcp;
   return [
     binary,
-    "--keep-in-foreground",
-    "--conf-file=/dev/null",
-    "--no-resolv",
-    "--no-hosts",
+    ...DNSMASQ_BASE_ARGS,
     "--port=0",
-    "--pid-file=",
-    "--user=root",
     "--interface=eth0",
-    "--bind-interfaces",
     `--dhcp-range=${d.rangeStart},${d.rangeEnd},${netmask(prefix)},${d.leaseSeconds}`,
     `--dhcp-option=option:T1,${d.renewSeconds}`,
     "--dhcp-option=option:router",
