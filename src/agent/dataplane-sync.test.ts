@@ -201,6 +201,47 @@ describe("DataplaneSync: policy program", () => {
   });
 });
 
+/** One node n1 (HostSubnet 10.128.0.0/23) with pod a/web selected by EgressIP e1, whose only IP
+ *  `egressIP` is held by n1. */
+async function oneNodeCluster(srv: ApiServer, egressIP: string): Promise<Client> {
+  const client = Client.fromFile(srv.kubeconfigPath);
+  await client.create(clusterNetworkType, {
+    apiVersion: "network.openshift.io/v1",
+    kind: "ClusterNetwork",
+    metadata: { name: "default" },
+    clusterNetworks: [{ CIDR: "10.128.0.0/14", hostSubnetLength: 9 }],
+    serviceNetwork: "172.30.0.0/16",
+    pluginName: "redhat/openshift-ovs-networkpolicy",
+  });
+  await client.create(hostSubnetType, {
+    apiVersion: "network.openshift.io/v1",
+    kind: "HostSubnet",
+    metadata: { name: "n1" },
+    host: "n1",
+    hostIP: "192.0.2.11",
+    subnet: "10.128.0.0/23",
+  });
+  await client.create(namespaceType, {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: "a", labels: { env: "x" } },
+  });
+  await client.create(podType, {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { namespace: "a", name: "web" },
+    spec: { nodeName: "n1", containers: [{ name: "c", image: "i" }] },
+  });
+  await client.create(egressIPType, {
+    apiVersion: "k8s.ovn.org/v1",
+    kind: "EgressIP",
+    metadata: { name: "e1" },
+    spec: { egressIPs: [egressIP], namespaceSelector: { matchLabels: { env: "x" } } },
+    status: { items: [{ node: "n1", egressIP }] },
+  });
+  return client;
+}
+
 describe("DataplaneSync: egress address of this node and the self-fence", () => {
   let srv: ApiServer | undefined;
   let dir = "";
@@ -217,41 +258,7 @@ describe("DataplaneSync: egress address of this node and the self-fence", () => 
   });
 
   it("takes the IP, drops it when probes stop (fenced), takes it back once they resume", async () => {
-    const client = Client.fromFile(srv!.kubeconfigPath);
-    await client.create(clusterNetworkType, {
-      apiVersion: "network.openshift.io/v1",
-      kind: "ClusterNetwork",
-      metadata: { name: "default" },
-      clusterNetworks: [{ CIDR: "10.128.0.0/14", hostSubnetLength: 9 }],
-      serviceNetwork: "172.30.0.0/16",
-      pluginName: "redhat/openshift-ovs-networkpolicy",
-    });
-    await client.create(hostSubnetType, {
-      apiVersion: "network.openshift.io/v1",
-      kind: "HostSubnet",
-      metadata: { name: "n1" },
-      host: "n1",
-      hostIP: "192.0.2.11",
-      subnet: "10.128.0.0/23",
-    });
-    await client.create(namespaceType, {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: "a", labels: { env: "x" } },
-    });
-    await client.create(podType, {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { namespace: "a", name: "web" },
-      spec: { nodeName: "n1", containers: [{ name: "c", image: "i" }] },
-    });
-    await client.create(egressIPType, {
-      apiVersion: "k8s.ovn.org/v1",
-      kind: "EgressIP",
-      metadata: { name: "e1" },
-      spec: { egressIPs: ["192.0.2.100"], namespaceSelector: { matchLabels: { env: "x" } } },
-      status: { items: [{ node: "n1", egressIP: "192.0.2.100" }] },
-    });
+    const client = await oneNodeCluster(srv!, "192.0.2.100");
     const ip = new FakeIp();
     const nft = new TestNft();
     let silence = { silentMs: 0, fenceAfterMs: 250 };
@@ -324,41 +331,7 @@ describe("DataplaneSync: egress IP on a secondary NIC", () => {
   });
 
   it("routes the NIC's SNATed flows by its own table, with the gateway the interfaces carry (re-read every second)", async () => {
-    const client = Client.fromFile(srv!.kubeconfigPath);
-    await client.create(clusterNetworkType, {
-      apiVersion: "network.openshift.io/v1",
-      kind: "ClusterNetwork",
-      metadata: { name: "default" },
-      clusterNetworks: [{ CIDR: "10.128.0.0/14", hostSubnetLength: 9 }],
-      serviceNetwork: "172.30.0.0/16",
-      pluginName: "redhat/openshift-ovs-networkpolicy",
-    });
-    await client.create(hostSubnetType, {
-      apiVersion: "network.openshift.io/v1",
-      kind: "HostSubnet",
-      metadata: { name: "n1" },
-      host: "n1",
-      hostIP: "192.0.2.11",
-      subnet: "10.128.0.0/23",
-    });
-    await client.create(namespaceType, {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: "a", labels: { env: "x" } },
-    });
-    await client.create(podType, {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { namespace: "a", name: "web" },
-      spec: { nodeName: "n1", containers: [{ name: "c", image: "i" }] },
-    });
-    await client.create(egressIPType, {
-      apiVersion: "k8s.ovn.org/v1",
-      kind: "EgressIP",
-      metadata: { name: "e1" },
-      spec: { egressIPs: ["198.51.100.50"], namespaceSelector: { matchLabels: { env: "x" } } },
-      status: { items: [{ node: "n1", egressIP: "198.51.100.50" }] },
-    });
+    const client = await oneNodeCluster(srv!, "198.51.100.50");
     const ip = new FakeIp();
     const nft = new TestNft();
     let gateway: string | undefined = "198.51.100.1";
