@@ -260,6 +260,13 @@ export class Client {
       } while (cont);
       return { apiVersion: "v1", kind: "List", metadata: { resourceVersion }, items };
     };
-    return k8s.makeInformer<T & k8s.KubernetesObject>(this.kc, path, listFn, labelSelector);
+    // A ListWatch (what makeInformer builds, not started) so callers can read its resourceVersion.
+    return new k8s.ListWatch<T & k8s.KubernetesObject>(
+      path,
+      new k8s.Watch(this.kc),
+      listFn,
+      false,
+      labelSelector,
+    );
   }
 }

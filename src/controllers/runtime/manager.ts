@@ -19,6 +19,8 @@ export class SharedInformer {
   private started: Promise<void> | undefined;
   private stopped = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private starting = false;
+  private failedWhileStarting = false;
 
   constructor(
     client: Client,
@@ -43,20 +45,53 @@ export class SharedInformer {
     this.informer.on("error", (err: unknown) => {
       if (this.stopped || (err as { name?: string })?.name === "AbortError") return;
       this.log.warn({ err, resource: rt.plural }, "watch failed; restarting informer");
+      // A list or watch failing inside startListed() is retried by its loop.
+      if (this.starting) {
+        this.failedWhileStarting = true;
+        return;
+      }
       this.restartTimer = setTimeout(() => {
-        if (!this.stopped) this.informer.start().catch(() => {});
+        if (!this.stopped) this.startListed().catch(() => {});
       }, 500);
       this.restartTimer.unref();
     });
+  }
+
+  /**
+   * Starts the informer until it has listed. client-node's start() resolves even when the list
+   * failed (it reports the error and returns with an empty cache and no watch): a consumer that
+   * trusted that cache would take every object for deleted — a restarted kubelet tore down all
+   * its pods that way when the API server was slow. Retries with backoff until a list succeeded
+   * and the watch was opened (the informer then has a resourceVersion and reported no error), or
+   * the informer is stopped.
+   */
+  private async startListed(): Promise<void> {
+    let delay = 250;
+    while (!this.stopped) {
+      this.starting = true;
+      this.failedWhileStarting = false;
+      try {
+        await this.informer.start();
+      } catch (err) {
+        this.failedWhileStarting = true;
+        this.log.warn({ err, resource: this.rt.plural }, "informer start failed; retrying");
+      } finally {
+        this.starting = false;
+      }
+      if (this.stopped) return;
+      if (!this.failedWhileStarting && this.informer.latestResourceVersion()) return;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5_000);
+    }
   }
 
   on(h: Handler): void {
     this.handlers.push(h);
   }
 
-  /** Starts once; resolves when the initial list is in the cache. */
+  /** Starts once; resolves when the initial list is in the cache (or the informer was stopped). */
   start(): Promise<void> {
-    this.started ??= this.informer.start();
+    this.started ??= this.startListed();
     return this.started;
   }
 
@@ -71,7 +106,7 @@ export class SharedInformer {
   async restart(): Promise<void> {
     await this.informer.stop();
     this.stopped = false;
-    this.started = this.informer.start();
+    this.started = this.startListed();
     await this.started;
   }
 

@@ -1,14 +1,19 @@
 // The controller runtime against `egress server`: leader election through a Lease with two replicas
 // (one active; the other takes over when the first stops), shared informers feeding a controller,
-// and events recorded once with a count for repeats.
+// events recorded once with a count for repeats, and an informer whose first lists fail.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import * as k8s from "@kubernetes/client-node";
 import { configMapType, eventType } from "../../../src/api/kinds/index.js";
 import type { KubeObject } from "../../../src/api/object.js";
 import { runControllers } from "../../../src/controllers/control-plane.js";
 import { Client } from "../../../src/controllers/runtime/client.js";
 import { EventRecorder } from "../../../src/controllers/runtime/events.js";
-import type { Controller, ControllerContext } from "../../../src/controllers/runtime/manager.js";
+import {
+  type Controller,
+  type ControllerContext,
+  SharedInformer,
+} from "../../../src/controllers/runtime/manager.js";
 import { logger } from "../../../src/util/log.js";
 import { eventually } from "../support/control-plane.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -81,4 +86,57 @@ test("events: recorded once, repeats counted", async () => {
   assert.equal(mine.length, 1);
   assert.equal(mine[0]!.count, 2);
   assert.equal(mine[0]!.reason, "NoMatchingNodeFound");
+});
+
+/** A client whose first `failures` lists of ConfigMaps fail (an API server too slow to answer). */
+class FlakyListClient extends Client {
+  lists = 0;
+  constructor(
+    path: string,
+    private failures: number,
+  ) {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(path);
+    super(kc);
+  }
+  override request<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+    if (method === "GET" && path.includes("/configmaps") && !path.includes("watch=")) {
+      this.lists++;
+      if (this.failures > 0) {
+        this.failures--;
+        return Promise.reject(new Error("injected: list timed out"));
+      }
+    }
+    return super.request<T>(method, path, body, contentType);
+  }
+}
+
+test("informer start resolves only once a list succeeded: failed lists are retried, the cache is never empty by mistake", async () => {
+  await client.create(configMapType, {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "listed", namespace: "default" },
+  });
+  const flaky = new FlakyListClient(srv.kubeconfigPath, 2);
+  const inf = new SharedInformer(flaky, configMapType, logger("test"));
+  const added: string[] = [];
+  inf.on((type, obj) => {
+    if (type === "add") added.push(obj.metadata.name ?? "");
+  });
+  try {
+    await inf.start();
+    // client-node alone resolves start() after the first failure with an empty cache.
+    assert.equal(flaky.lists, 3, "two failed lists, then one that succeeded");
+    assert.ok(inf.get("listed", "default"), "the object is in the cache when start() resolves");
+    assert.ok(added.includes("listed"));
+    // And the watch runs: a later object arrives.
+    await client.create(configMapType, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "watched", namespace: "default" },
+    });
+    await eventually(() => (inf.get("watched", "default") ? true : undefined), 5000, "watch event");
+  } finally {
+    await inf.stop();
+  }
 });

@@ -202,8 +202,16 @@ test("admin rules survive policy re-syncs and an agent restart", opts, async () 
     250,
   );
   const after = NODES.map((n) => adminChain(n).replace(/counter packets \d+ bytes \d+/g, "counter"));
-  // A restarted agent may end processes in its pods' namespaces that it did not start (the kubelet's
-  // teardown does): the test's prober there is started afresh.
+  // The restarted agent adopts its pods: none is torn down and set up again (an informer that
+  // started with a failed list once made it take every pod for deleted).
+  const restartedLog = readFileSync(log, "utf8");
+  assert.doesNotMatch(
+    restartedLog,
+    /pod torn down/,
+    `the restarted agent tore pods down:\n${restartedLog.slice(-4000)}`,
+  );
+  // The test's prober in the client pod was started by this process before the restart; it is
+  // started afresh in case the restart ended it.
   L.probers.drop(client.netns);
   assert.deepEqual(after, snapshot, "admin-output changed");
   await assertMatrix(
