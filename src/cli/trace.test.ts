@@ -381,6 +381,33 @@ describe("traceFlow", () => {
     });
   }
 
+  it("pod → outside, EgressIP on the holder's secondary NIC: leaves through that NIC, SNATed", async () => {
+    const base = cluster();
+    const nodes = base.nodes.map((n) =>
+      n.metadata.name !== "n2"
+        ? n
+        : o({
+            ...n,
+            metadata: {
+              ...n.metadata,
+              annotations: {
+                ...n.metadata.annotations,
+                "k8s.ovn.org/host-cidrs": JSON.stringify(["192.168.126.12/24", "172.16.5.12/24"]),
+              },
+            },
+          }),
+    );
+    const objs = cluster({ nodes, egressIPs: [egressIP([{ node: "n2", ip: "172.16.5.100" }])] });
+    const r = await traceFlow(objs, WEB, target(`${EXT}:443`), fakes({}).opts);
+    assert.deepEqual(r.source, [{ kind: "egressIP", owner: "eip-a", address: "172.16.5.100", node: "n2" }]);
+    const snat = r.hops.find((h) => h.node === "n2" && h.stage === "egress-path");
+    assert.equal(snat?.verdict, "snat");
+    assert.match(snat?.detail ?? "", /by secondary1/);
+    // A pod the EgressIP does not serve still leaves by the main table, masqueraded to the primary address.
+    const job = await traceFlow(objs, JOB, target(`${EXT}:443`), fakes({}).opts);
+    assert.deepEqual(job.source, [{ kind: "node", address: "192.168.126.11", node: "n1" }]);
+  });
+
   it("policy denies an outside flow: no egress path is traced", async () => {
     const r = await traceFlow(cluster(), WEB, target(EXT), fakes({ n1: "drop" }).opts);
     assert.equal(r.verdict, "denied");

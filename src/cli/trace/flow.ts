@@ -10,7 +10,9 @@ import {
   interfaceFor,
   MARK_MASK,
   MARK_SHIFT,
+  NIC_MARK_SHIFT,
   ROUTE_TABLE_BASE,
+  secondaryNicIds,
   TABLE_FAMILY,
   TABLE_NAME,
 } from "../../dataplane/compile/node-program.js";
@@ -167,6 +169,31 @@ export function publishedInterfaces(
 function oifFor(ifaces: UnderlayInterface[], daddr: string): UnderlayInterface | undefined {
   const name = interfaceFor(ifaces, parseV4(daddr) ?? 0);
   return ifaces.find((i) => i.name === name) ?? ifaces[0];
+}
+
+/**
+ * The interface a new flow from `saddr` to outside leaves `nft`'s node by when it is SNATed there:
+ * a secondary NIC when the node's egress-nic chain marks the flow for that NIC's routing table (the
+ * NIC's SNAT map holds the source), otherwise the interface `oifFor` picks by destination.
+ */
+function egressOif(
+  nft: FakeNft,
+  ifaces: UnderlayInterface[],
+  saddr: string,
+  daddr: string,
+): UnderlayInterface | undefined {
+  const ids = secondaryNicIds(ifaces);
+  for (const rule of nft.rules(TABLE_FAMILY, TABLE_NAME, "egress-nic") ?? []) {
+    const m = /^ct state new .* ip saddr @(\S+) ct mark set ct mark or (0x[0-9a-f]+)/.exec(rule);
+    if (!m) continue;
+    const keys = (nft.elements(TABLE_FAMILY, TABLE_NAME, m[1]!) ?? []).map((e) => e.split(" : ")[0]);
+    if (!keys.includes(saddr)) continue;
+    const id = Number(m[2]) >>> NIC_MARK_SHIFT;
+    const dev = [...ids].find(([, v]) => v === id)?.[0];
+    const nic = ifaces.find((i) => i.name === dev);
+    if (nic) return nic;
+  }
+  return oifFor(ifaces, daddr);
 }
 
 function internalIP(n: KubeObject | undefined): string | undefined {
@@ -374,7 +401,8 @@ async function leave(
   const o = c.objects;
   const nodeObj = o.nodes.find((n) => n.metadata.name === node);
   const nft = await c.nodeProgram(node).nft;
-  const oif = oifFor(publishedInterfaces(nodeObj, internalIP(nodeObj)), daddr);
+  const ifaces = publishedInterfaces(nodeObj, internalIP(nodeObj));
+  const oif = egressOif(nft, ifaces, saddr, daddr);
   const v = traceChain(nft, TABLE_FAMILY, TABLE_NAME, "snat-postrouting", {
     saddr,
     daddr,
@@ -386,7 +414,7 @@ async function leave(
       node,
       stage: "egress-path",
       verdict: "snat",
-      detail: `source ${v.to} (${owner.kind}${owner.owner ? ` ${owner.owner}` : ""})`,
+      detail: `source ${v.to} (${owner.kind}${owner.owner ? ` ${owner.owner}` : ""})${oif && oif !== ifaces[0] ? ` by ${oif.name}` : ""}`,
     });
     return [{ ...owner, address: v.to, node }];
   }
