@@ -18,6 +18,9 @@ export const MULTICAST_PORT = 4789;
  *  (the encapsulated packet is fragmented by the node's IP stack instead). */
 export const MULTICAST_MTU = 1500;
 const ZERO_MAC = "00:00:00:00:00:00";
+/** A view with the same multicast inputs as the last one is synced again (drift check: devices,
+ *  FDB, ports read back) only after this long; in between it costs no command. */
+export const MULTICAST_RECHECK_MS = 30_000;
 
 export class MulticastCommandError extends Error {
   override name = "MulticastCommandError";
@@ -82,6 +85,10 @@ export class MulticastSync {
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
   private applied = 0;
+  private checks = 0;
+  /** inputKey() of the last full sync that found every local pod's port; "" = sync next time. */
+  private lastKey = "";
+  private lastCheckAt = 0;
 
   constructor(private readonly opts: MulticastSyncOptions) {
     this.vxlan = opts.vxlan ?? MULTICAST_VXLAN;
@@ -92,6 +99,11 @@ export class MulticastSync {
   /** Number of nft scripts applied (tests, logs). */
   get appliedCount(): number {
     return this.applied;
+  }
+
+  /** Number of full syncs (the node's devices, FDB and ports read back with `ip`/`bridge`). */
+  get checkCount(): number {
+    return this.checks;
   }
 
   /** Brings the node in line with `view`. Calls are serialised; a failure rejects this call only. */
@@ -136,8 +148,25 @@ export class MulticastSync {
     return ip;
   }
 
+  /**
+   * What the multicast plumbing depends on in a view: this node's address, the projects' netids and
+   * flags, the pods (address, namespace, local or not) and the other nodes. Policy syncs for
+   * NetworkPolicy or EgressFirewall changes leave it equal, so they cost no command here.
+   */
+  private inputKey(view: PolicyView, nodeIP: string): string {
+    const parts: string[] = [nodeIP, view.node];
+    for (const n of view.namespaces) parts.push(`${n.name}/${n.netid ?? ""}/${n.multicast ? 1 : 0}`);
+    for (const p of view.pods) parts.push(`${p.namespace}/${p.ip}/${p.local ? 1 : 0}`);
+    for (const n of view.nodes) parts.push(`${n.name}=${n.ips.join(",")}`);
+    return parts.join(" ");
+  }
+
   private async sync(view: PolicyView): Promise<void> {
     const nodeIP = this.nodeIP();
+    const key = this.inputKey(view, nodeIP);
+    if (key === this.lastKey && Date.now() - this.lastCheckAt < MULTICAST_RECHECK_MS) return;
+    this.lastKey = "";
+    this.checks++;
     // The CNI bridge plugin creates the bridge with the node's first pod: until then no pod can send
     // or receive, and the next pod change brings a new view.
     if (!(await this.ensureBridge())) return;
@@ -163,6 +192,12 @@ export class MulticastSync {
         },
         "multicast program applied",
       );
+    }
+    // A local pod whose port or address was not found yet (CNI still configuring it) is looked for
+    // again on the next view, even an equal one.
+    if (ports.length >= view.pods.filter((p) => p.local).length) {
+      this.lastKey = key;
+      this.lastCheckAt = Date.now();
     }
   }
 

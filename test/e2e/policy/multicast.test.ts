@@ -281,10 +281,16 @@ describe("multicast per project (real packets, two nodes)", { skip }, () => {
     });
     await early.apply(view(1, ["alpha"]));
     assert.throws(() => ipn(nodeNs(1), "link", "show", "dev", "egmcx"));
-    // Same view again: nothing re-applied.
+    // Same view again: nothing re-applied, and no command run (a policy sync for another reason
+    // costs multicast nothing); a changed view is synced in full.
     const before1 = syncs.get(1)!.appliedCount;
+    const checks1 = syncs.get(1)!.checkCount;
     await enable([]);
     assert.equal(syncs.get(1)!.appliedCount, before1);
+    assert.equal(syncs.get(1)!.checkCount, checks1);
+    await syncs.get(1)!.apply(view(1, ["alpha"]));
+    assert.equal(syncs.get(1)!.checkCount, checks1 + 1);
+    assert.equal(syncs.get(1)!.appliedCount, before1 + 1);
   });
 
   it("off by default: nobody receives", async () => {
