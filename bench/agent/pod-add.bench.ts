@@ -4,12 +4,16 @@
 // root). 10,000 pods on this node in 1,000 namespaces, 1,000 EgressIPs each selecting one namespace
 // (half held here, a quarter by one other node, a quarter by two), 200 services × 3 endpoints.
 // Times one pod event at a time, from the informer handing the event over ("the agent sees the
-// Pod") to the return of the `nft -f` that applied the node table's change, with the agent's CPU
+// Pod") to the return of the `nft -f` (or helper request) that applied the node table's change, with the agent's CPU
 // time (user+sys of this process) over the same interval. The process runs inside the namespace, as
 // the agent does (nft spawned directly, not through `ip netns exec`). The policy sync the same event starts runs
 // too, as in the agent. Also times the view alone: incremental update vs. the full rebuild.
 // Run after building: node <out>/bench/agent/pod-add.bench.js [--pods N] [--egressips N] [--events N]
-//   [--warmup N] [--verbose] (per-event phases and warnings on stderr)
+//   [--warmup N] [--executor spawn|persistent] [--verbose] (per-event phases and warnings on stderr)
+// --executor: persistent = PersistentNft, one long-lived nft-helper (libnftables) for all changes
+// (default: it halved p50 and cut p99 by ~40% here; needs <out>/bin/nft-helper from
+// scripts/build-nft-helper.mjs, else it falls back to spawning nft and the output says so);
+// spawn = RealNft, one `nft -f -` process per change (what the numbers before 2026-11-22 used).
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
@@ -42,6 +46,7 @@ import type { NodeView } from "../../src/dataplane/compile/types.js";
 import { RealIp } from "../../src/dataplane/ip/execer.js";
 import type { NftExecer } from "../../src/dataplane/nft/execer.js";
 import { RealNft } from "../../src/dataplane/nft/execer.js";
+import { PersistentNft } from "../../src/dataplane/nft/persistent.js";
 import { logger } from "../../src/util/log.js";
 
 function arg(name: string, def: number): number {
@@ -53,6 +58,12 @@ const EIPS = arg("egressips", 1_000);
 const EVENTS = arg("events", 100);
 /** Events before the measured ones (JIT, the first sync's garbage and lingering arping processes). */
 const WARMUP = arg("warmup", 10);
+const EXECUTOR = (() => {
+  const i = process.argv.indexOf("--executor");
+  const v = i >= 0 ? process.argv[i + 1] : "persistent";
+  if (v !== "spawn" && v !== "persistent") throw new Error(`--executor: spawn or persistent, not ${v}`);
+  return v;
+})();
 
 type Handler = (type: "add" | "update" | "delete", obj: KubeObject) => void;
 
@@ -195,7 +206,7 @@ function fill(inf: FakeInformers, local: { namespace: string; name: string; ip: 
 class TimedNft implements NftExecer {
   nodeApplied: ((script: string) => void) | undefined;
   nodeApplies = 0;
-  constructor(private readonly real: RealNft) {}
+  constructor(private readonly real: NftExecer) {}
   async apply(script: string): Promise<void> {
     await this.real.apply(script);
     if (script.includes("egress-node")) {
@@ -235,6 +246,7 @@ async function inside(): Promise<void> {
   const ipn = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" });
   const dir = await mkdtemp(join(tmpdir(), "egress-podadd-"));
   let sync: DataplaneSync | undefined;
+  let persistent: PersistentNft | undefined;
   try {
     ipn("link", "set", "lo", "up");
     ipn("link", "add", "eth0", "type", "veth", "peer", "name", "eth0p");
@@ -247,7 +259,9 @@ async function inside(): Promise<void> {
     const informers = new FakeInformers();
     let local: { namespace: string; name: string; ip: string }[] = [];
     fill(informers, local);
-    const nft = new TimedNft(new RealNft({}));
+    const executor = EXECUTOR === "persistent" ? new PersistentNft({}) : new RealNft({});
+    persistent = executor instanceof PersistentNft ? executor : undefined;
+    const nft = new TimedNft(executor);
     const kc = new k8s.KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: "none", server: "https://127.0.0.1:1" }],
@@ -395,6 +409,8 @@ async function inside(): Promise<void> {
     console.log(
       JSON.stringify(
         {
+          executor: persistent ? `persistent (${persistent.mode})` : "spawn",
+          ...(persistent?.fallbackReason ? { fallbackReason: persistent.fallbackReason } : {}),
           pods: PODS,
           egressIPs: EIPS,
           namespaces: EIPS,
@@ -435,6 +451,7 @@ async function inside(): Promise<void> {
     );
   } finally {
     await sync?.stop();
+    await persistent?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import { Client } from "../controllers/runtime/client.js";
 import type { PolicyView } from "../dataplane/compile/policy/types.js";
 import { RealIp } from "../dataplane/ip/execer.js";
-import { RealNft } from "../dataplane/nft/execer.js";
+import { PersistentNft } from "../dataplane/nft/persistent.js";
 import { type Logger, logger } from "../util/log.js";
 import { DataplaneSync } from "./dataplane-sync.js";
 import { NodeDns } from "./dns/node-dns.js";
@@ -110,12 +110,19 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     },
     log,
   );
+  // nftables changes go through a long-lived libnftables helper (docs/dataplane.md "Applying
+  // nftables changes"), falling back to one `nft` process per change when it cannot run. Multicast
+  // has its own, so its applies never queue in front of a failover's.
+  const nftFallback = (reason: string) =>
+    log.warn({ reason }, "nft-helper unavailable; spawning nft per change");
+  const dataplaneNft = new PersistentNft({ onFallback: nftFallback });
+  const multicastNft = new PersistentNft({ onFallback: nftFallback });
   // Multicast per project (docs/policy.md "Multicast"): a VXLAN port on the pod bridge and a bridge
   // table, kept in step with each policy view.
   const multicast = new MulticastSync({
     bridge: POD_BRIDGE,
     nodeIP: () => registration.addressing?.internalIP,
-    nft: new RealNft({}),
+    nft: multicastNft,
     log: log.child({ component: "multicast" }),
   });
   const dataplane = new DataplaneSync(
@@ -123,7 +130,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     {
       node: opts.node,
       bridge: POD_BRIDGE,
-      nft: new RealNft({}),
+      nft: dataplaneNft,
       ip: new RealIp({}),
       localPods: () => pods.states().map((p) => ({ namespace: p.namespace, name: p.name, ip: p.ip })),
       owned,
@@ -154,6 +161,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       routerFence.stop();
       await dataplane.stop();
       await multicast.close();
+      await dataplaneNft.close();
+      await multicastNft.close();
       await pods.stop();
       await nodeDns?.stop();
       await health.close();
