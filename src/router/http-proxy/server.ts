@@ -12,6 +12,7 @@ import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { formatIP, type IP } from "../../api/ip.js";
 import type { HttpProxyPolicy } from "../config/proxy.js";
+import { forward, OriginPool } from "./origin.js";
 import { decideAddress, decideName, needsAddresses, verdictReason } from "./policy.js";
 import { type HostResolver, systemResolver } from "./resolver.js";
 import {
@@ -19,6 +20,7 @@ import {
   BadTargetError,
   formatHost,
   type Host,
+  type HttpTarget,
   hostHeaderAgrees,
   parseAbsoluteHttpUrl,
   parseConnectTarget,
@@ -74,8 +76,11 @@ function filterHeaders(raw: readonly string[], drop: ReadonlySet<string>): strin
   let connectionListed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.toLowerCase() === "connection") {
+      // The usual values name no field; no set is needed for them.
+      const v = raw[i + 1]!.toLowerCase();
+      if (v === "keep-alive" || v === "close") continue;
       connectionListed ??= new Set();
-      for (const t of raw[i + 1]!.split(",")) connectionListed.add(t.trim().toLowerCase());
+      for (const t of v.split(",")) connectionListed.add(t.trim());
     }
   }
   const out: string[] = [];
@@ -87,8 +92,61 @@ function filterHeaders(raw: readonly string[], drop: ReadonlySet<string>): strin
   return out;
 }
 
-const DROP_HOST: ReadonlySet<string> = new Set(["host"]);
-const NO_DROP: ReadonlySet<string> = new Set();
+// Content-Length is dropped from the response fields and written once by origin.ts from the
+// parsed (validated, de-duplicated) value.
+const DROP_LENGTH: ReadonlySet<string> = new Set(["content-length"]);
+
+function responseHeaders(raw: readonly string[]): string[] {
+  return filterHeaders(raw, DROP_LENGTH);
+}
+
+/** The request head sent to the origin: the origin-form target, Host set to the authority that
+ *  was checked, the client's fields without hop-by-hop ones (and without its Host, which must
+ *  agree anyway). Node's parser has already refused both Content-Length and Transfer-Encoding
+ *  and duplicate lengths (origin.test.ts checks that), and requestFramingProblem refuses codings
+ *  not ending in chunked, so a chunked body is re-chunked under the client's own
+ *  Transfer-Encoding value and a body with a length is sent as is. Field values come from
+ *  llhttp, which refuses CR, LF and NUL in them. */
+function requestHead(
+  method: string,
+  path: string,
+  authority: string,
+  raw: readonly string[],
+): { head: string; body: "none" | "length" | "chunked" } {
+  let transferEncoding: string | undefined;
+  let length = false;
+  let connectionListed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (k === "transfer-encoding") {
+      transferEncoding = transferEncoding === undefined ? raw[i + 1]! : `${transferEncoding}, ${raw[i + 1]!}`;
+    } else if (k === "content-length") length = raw[i + 1] !== "0";
+    else if (k === "connection") {
+      connectionListed ??= new Set();
+      for (const t of raw[i + 1]!.split(",")) connectionListed.add(t.trim().toLowerCase());
+    }
+  }
+  let head = `${method} ${path} HTTP/1.1\r\nHost: ${authority}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(k) || k === "host" || connectionListed?.has(k)) continue;
+    head += `${raw[i]!}: ${raw[i + 1]!}\r\n`;
+  }
+  if (transferEncoding !== undefined) head += `Transfer-Encoding: ${transferEncoding}\r\n`;
+  head += "\r\n";
+  return { head, body: transferEncoding !== undefined ? "chunked" : length ? "length" : "none" };
+}
+
+/** A request body whose framing the origin could read differently from Node's parser: a transfer
+ *  coding list not ending in chunked (llhttp reports that only after the request was emitted). */
+function requestFramingProblem(raw: readonly string[]): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== "transfer-encoding") continue;
+    const last = raw[i + 1]!.split(",").at(-1)!.trim().toLowerCase();
+    if (last !== "chunked") return `Transfer-Encoding ${JSON.stringify(raw[i + 1])} does not end in chunked`;
+  }
+  return undefined;
+}
 
 function hostHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
@@ -150,16 +208,18 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
   const emit = opts.onEvent ?? (() => {});
   // Origin connections are kept alive and reused (squid keeps persistent server connections
   // too). The timeout is an idle timeout, for sockets in use and for sockets in the pool.
-  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, timeout: connectTimeoutMs });
+  const pool = new OriginPool(connectTimeoutMs);
   const tunnels = new Set<net.Socket>();
 
+  /** The decision for an address literal, taken without waiting (most proxied requests name
+   *  an address or a name; only names need the resolver). */
+  function authorizeAddress(ip: IP): Authorization {
+    const v = decideAddress(policy, ip);
+    return v.allow ? { ok: true, addresses: [ip] } : { ok: false, status: 403, reason: verdictReason(v) };
+  }
+
   async function authorize(host: Host): Promise<Authorization> {
-    if (host.kind === "ip") {
-      const v = decideAddress(policy, host.ip);
-      return v.allow
-        ? { ok: true, addresses: [host.ip] }
-        : { ok: false, status: 403, reason: verdictReason(v) };
-    }
+    if (host.kind === "ip") return authorizeAddress(host.ip);
     // A name decided by name rules alone is refused before any lookup is made for it.
     if (!needsAddresses(policy, host.name)) {
       const v = decideName(policy, host.name, []);
@@ -202,10 +262,9 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
     res.end(`egress-router: ${reason}\n`);
   }
 
-  async function onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const method = req.method ?? "GET";
+  function onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? "";
-    let target: ReturnType<typeof parseAbsoluteHttpUrl>;
+    let target: HttpTarget;
     try {
       target = parseAbsoluteHttpUrl(url);
     } catch (e) {
@@ -213,56 +272,63 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
       return;
     }
     const hostProblem = checkHostHeader(req, target.authority);
-    if (hostProblem) return refuseRequest(req, res, 400, "reject", hostProblem);
-    const auth = await authorize(target.authority.host);
-    if (!auth.ok)
-      return refuseRequest(req, res, auth.status, auth.status === 403 ? "deny" : "error", auth.reason);
+    if (hostProblem) {
+      refuseRequest(req, res, 400, "reject", hostProblem);
+      return;
+    }
+    const framingProblem = requestFramingProblem(req.rawHeaders);
+    if (framingProblem) {
+      refuseRequest(req, res, 400, "reject", framingProblem);
+      return;
+    }
+    const host = target.authority.host;
+    if (host.kind === "ip") {
+      forwardRequest(req, res, target, authorizeAddress(host.ip));
+      return;
+    }
+    authorize(host).then(
+      (auth) => forwardRequest(req, res, target, auth),
+      (e: unknown) => res.destroy(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+
+  function forwardRequest(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    target: HttpTarget,
+    auth: Authorization,
+  ): void {
+    const method = req.method ?? "GET";
+    const url = req.url ?? "";
+    if (!auth.ok) {
+      refuseRequest(req, res, auth.status, auth.status === 403 ? "deny" : "error", auth.reason);
+      return;
+    }
+    // A client that left while its name was being resolved: its response's 'close' has been
+    // emitted already, so an exchange started now would not notice; send nothing.
+    if (req.socket.destroyed) return;
     const address = auth.addresses[0]!;
     const addressText = formatIP(address);
-    const headers = filterHeaders(req.rawHeaders, DROP_HOST);
-    headers.push("Host", target.authorityText);
     emit({ kind: "allow", method, target: url, address: addressText });
-    // The idle timeout is the agent's (set once per origin socket): a per-request `timeout`
-    // would re-arm a timer on the socket for every request.
-    const upstream = http.request({
-      host: addressText,
-      family: address.family,
-      port: target.authority.port,
-      method,
-      path: target.path,
-      headers,
-      agent,
-      setHost: false,
-    });
-    upstream.on("response", (up) => {
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, filterHeaders(up.rawHeaders, NO_DROP));
-      // Forwarded by hand rather than with pipe(), which costs a dozen listeners per response.
-      up.on("data", (chunk: Buffer) => {
-        if (!res.write(chunk)) up.pause();
-      });
-      res.on("drain", () => up.resume());
-      up.on("end", () => res.end());
-      up.on("error", () => res.destroy());
-      // A client that went away mid-response: drop the origin connection instead of leaving it
-      // paused in the agent.
-      res.on("close", () => {
-        if (!res.writableFinished) upstream.destroy();
-      });
-    });
-    upstream.on("timeout", () => upstream.destroy(new Error("upstream timeout")));
-    upstream.on("error", (e) => {
-      emit({ kind: "error", method, target: url, reason: e.message });
-      if (!res.headersSent) {
-        res.writeHead(502, { "content-type": "text/plain", connection: "close" });
-        res.end(`egress-router: upstream ${formatHost(target.authority.host)}: ${e.message}\n`);
-      } else {
-        res.destroy();
-      }
-    });
-    // The parser has run over the whole chunk by now (authorize() was awaited): a request
-    // without a body (most GETs) is complete with nothing buffered, and needs no pipe.
-    if (req.complete && req.readableLength === 0) upstream.end();
-    else req.pipe(upstream);
+    const { head, body } = requestHead(method, target.path, target.authorityText, req.rawHeaders);
+    forward(
+      pool,
+      {
+        address: addressText,
+        family: address.family,
+        port: target.authority.port,
+        head,
+        isHeadRequest: method === "HEAD",
+        body,
+        filterResponseHeaders: responseHeaders,
+        onError: (e) => {
+          emit({ kind: "error", method, target: url, reason: e.message });
+          return `egress-router: upstream ${formatHost(target.authority.host)}: ${e.message}\n`;
+        },
+      },
+      req,
+      res,
+    );
   }
 
   async function onConnect(req: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
@@ -308,9 +374,11 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
   // agreement check below covers a Host that is present.
   const server = http.createServer({ keepAliveTimeout: 30_000, requireHostHeader: false });
   server.on("request", (req, res) => {
-    onRequest(req, res).catch((e: unknown) => {
+    try {
+      onRequest(req, res);
+    } catch (e) {
       res.destroy(e instanceof Error ? e : new Error(String(e)));
-    });
+    }
   });
   server.on("connect", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     onConnect(req, socket, head).catch(() => socket.destroy());
@@ -341,7 +409,7 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
     close: () =>
       new Promise<void>((resolve) => {
         for (const t of tunnels) t.destroy();
-        agent.destroy();
+        pool.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
