@@ -8,6 +8,7 @@ import { RealIp } from "../dataplane/ip/execer.js";
 import { PersistentNft } from "../dataplane/nft/persistent.js";
 import { type Logger, logger } from "../util/log.js";
 import { DataplaneSync } from "./dataplane-sync.js";
+import { startDeathFence } from "./death-fence.js";
 import { NodeDns } from "./dns/node-dns.js";
 import { startHealthServer } from "./health.js";
 import { DEFAULT_CNI_BIN_DIR } from "./kubelet/cni.js";
@@ -33,6 +34,9 @@ export interface AgentOptions {
   /** Run the node's cluster DNS on the pod bridge's gateway (default true; EGRESS_AGENT_NODE_DNS=off
    *  turns it off: pods then get the upstream resolvers directly). */
   nodeDns?: boolean;
+  /** Start the death fence (death-fence.ts: egress addresses removed when this process dies
+   *  without stopping). Default true. */
+  deathFence?: boolean;
   /** Called with each policy view after the policy program was synced (multicast). */
   onPolicyView?: (view: PolicyView) => Promise<void>;
   log?: Logger;
@@ -67,9 +71,18 @@ export async function podDnsServers(clusterDNS: string[] | undefined, log: Logge
 export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   const log = opts.log ?? logger("agent").child({ node: opts.node });
   const client = Client.fromFile(opts.kubeconfig);
+  // Before any egress address can be added: a SIGKILLed agent's node lets go of them at once
+  // instead of answering for them until their lease runs out (docs/egressip.md, "Node side").
+  const deathFence = opts.deathFence === false ? undefined : startDeathFence(log);
   await mkdir(opts.stateDir, { recursive: true });
   const [host, portText] = [opts.healthListen.replace(/:\d+$/, ""), opts.healthListen.replace(/^.*:/, "")];
-  const health = await startHealthServer(host || "0.0.0.0", Number(portText));
+  const healthPort = Number(portText);
+  // The health endpoint answers only once this agent's heartbeat reached the API (register()
+  // below): while it restarts, the node lifecycle controller's connect to it is refused, which
+  // holds eviction ("agent down, host up", docs/workloads.md). Answering earlier, a slowly starting
+  // agent looked alive but silent, and its node's pods were evicted. An ephemeral port (tests) has
+  // to be bound first to be published.
+  let health = healthPort === 0 ? await startHealthServer(host || "0.0.0.0", 0) : undefined;
   const owned = new Set<string>();
   // Heartbeats use a short timeout: a node cut off from the API must notice within seconds.
   const registration = new NodeRegistration(
@@ -78,7 +91,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       name: opts.node,
       labels: opts.labels,
       primaryInterface: opts.primaryInterface,
-      healthPort: health.port,
+      healthPort: health?.port ?? healthPort,
       heartbeatMs: opts.heartbeatMs,
       owned: () => owned,
       skipInterfaces: new Set([POD_BRIDGE]),
@@ -86,6 +99,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     log,
   );
   await registration.register();
+  health ??= await startHealthServer(host || "0.0.0.0", healthPort);
   registration.start();
   // Cluster DNS for pods (docs/dataplane.md "Cluster DNS"): serves `cluster.local` from the Service
   // caches on each pod gateway address and forwards other names to the node's resolvers.
@@ -157,6 +171,8 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   return {
     healthPort: health.port,
     async stop() {
+      // A graceful stop keeps the node's egress addresses (a restarted agent adopts them).
+      await deathFence?.disarm();
       registration.stop();
       routerFence.stop();
       await dataplane.stop();

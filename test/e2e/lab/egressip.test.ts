@@ -70,6 +70,19 @@ function rootLinks(): Set<string> {
   );
 }
 
+/** The probe pod on `node`, made again when it is gone: a link cut longer than the node-lifecycle
+ *  grace (4 s, e.g. the link-cut tests while assignments settle) evicts the cut node's pods. */
+async function probePod(node: string): Promise<PodInfo> {
+  const cur = probePods.get(node)!;
+  const live = lab
+    .status()
+    .pods.find((p) => p.namespace === cur.namespace && p.name === cur.name && p.phase === "Running");
+  if (live && live.netns === cur.netns) return cur;
+  const again = await lab.createPod(cur.namespace, `${cur.name}-${Date.now() % 100_000}`, node);
+  probePods.set(node, again);
+  return again;
+}
+
 /** `count` connections in a row from a pod; the source addresses the echo server reported. */
 async function sources(pod: PodInfo, count: number, host = ECHO_HOST): Promise<string[]> {
   const p = lab.probe(pod.netns, "burst", host, ECHO_PORT, count, 2000);
@@ -335,6 +348,73 @@ test(
       to,
       "assignments are sticky",
     );
+  },
+);
+
+test(
+  "failover on agent SIGKILL: the dead agent's node lets go at once (death fence), the IP moves in < 1 s, one ARP answerer",
+  opts,
+  async () => {
+    eips = await lab.waitStable();
+    const target = eips.find((e) => e.egressIP === EGRESS_IPS[1])!;
+    const from = target.node;
+    const others = NODES.filter((n) => n !== from);
+    const probeNs = await Promise.all(others.map(async (n) => (await probePod(n)).netns));
+    const probes = others.map(
+      (n, i) => [n, lab.probe(probeNs[i]!, "connect", ECHO_HOST, ECHO_PORT, 50, 300)] as const,
+    );
+    for (const [, p] of probes) await p.ready(10);
+    await sleep(500);
+    const running = lab.agentPid(from);
+    const pid = running !== null && pidAlive(running) ? running : undefined;
+    assert.ok(pid, `the agent of ${from} is running`);
+    const killedAt = now();
+    process.kill(pid, "SIGKILL");
+    // The node stays on the network with its kernel state; only its agent is gone. Its egress
+    // address goes with the agent (before the death fence it stayed until its 3 s lease ran out).
+    const releasedMs = await waitFor(
+      `${from} releasing ${target.egressIP}`,
+      () => (lab.addressHolders(target.egressIP, [from]).length === 0 ? now() - killedAt : undefined),
+      5000,
+      20,
+    );
+    const to = await waitFor(
+      "the egress IP on another node",
+      async () => {
+        const s = (await lab.egressIPStatus()).find((e) => e.egressIP === target.egressIP);
+        return s && s.node !== from && lab.addressHolders(target.egressIP, [s.node]).length === 1
+          ? s.node
+          : undefined;
+      },
+      10_000,
+      20,
+    );
+    const movedMs = now() - killedAt;
+    await sleep(1000);
+    const macs = await lab.arpAnswers(target.egressIP, 1000, 200);
+    const outages: [string, Outage][] = [];
+    for (const [n, p] of probes) {
+      await p.stop();
+      outages.push([n, outage(p.connects, killedAt, EGRESS_IPS)]);
+    }
+    for (const [n, o] of outages)
+      process.stderr.write(
+        `agent kill ${target.egressIP} ${from} → ${to}: released +${Math.round(releasedMs)} ms, on ${to} +${Math.round(movedMs)} ms, probe on ${n}: ${JSON.stringify({ ...o, leaks: o.leaks.length })}\n`,
+      );
+    // Restart the agent as `lab up` did (killed again by `down`), before asserting.
+    const log = join(lab.stateDir, "logs", `restarted-holder-${from}.log`);
+    await lab.restartAgent(from, log);
+    assert.ok(
+      releasedMs < 1000,
+      `${from} kept ${target.egressIP} ${Math.round(releasedMs)} ms after its agent died`,
+    );
+    assert.ok(movedMs < 1500, `the IP was on ${to} only ${Math.round(movedMs)} ms after the kill`);
+    assert.deepEqual(macs, [lab.mac(to)]);
+    for (const [n, o] of outages) {
+      assert.deepEqual(o.leaks, [], `probe on ${n} left with a node IP`);
+      assert.ok(o.ok > 0);
+    }
+    await lab.waitStable();
   },
 );
 

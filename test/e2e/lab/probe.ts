@@ -216,6 +216,7 @@ export class Lab {
   private client?: Client;
   /** Processes this Lab object started itself (restarted agents); killed by `down`. */
   readonly ownPids = new Set<number>();
+  private readonly restartedAgents = new Map<string, number>();
 
   /** A new lab id (prefix + 8 hex digits) with a temporary state dir; or, with `attach`, an existing
    *  lab (debugging: `new Lab("", { id: "main", stateDir: ".lab/main" })`). */
@@ -434,6 +435,11 @@ export class Lab {
     return p;
   }
 
+  /** The running agent of `node`: the one this object restarted last, else the one `lab up` started. */
+  agentPid(node: string): number | null {
+    return this.restartedAgents.get(node) ?? this.agentRecord(node).pid;
+  }
+
   /** Starts an agent again as `lab up` does (nsenter --net, the recorded argv, detached, lab id in
    *  the environment); output appended to `logPath`. The pid is killed by `down`. */
   async restartAgent(node: string, logPath: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<number> {
@@ -453,6 +459,7 @@ export class Lab {
       });
       child.unref();
       this.ownPids.add(child.pid!);
+      this.restartedAgents.set(node, child.pid!);
       return child.pid!;
     } finally {
       closeSync(out);
@@ -543,7 +550,15 @@ export class Probe {
 
   /** Waits until `n` records have arrived. */
   async ready(n = 1, timeoutMs = 10_000): Promise<void> {
-    await waitFor(`probe output (stderr: ${this.stderr.trim()})`, () => this.records.length >= n, timeoutMs);
+    try {
+      await waitFor("probe output", () => this.records.length >= n, timeoutMs);
+    } catch (e) {
+      // The probe's stderr and exit as they are now (e.g. `ip netns exec` refusing a missing namespace).
+      const { exitCode, signalCode } = this.child;
+      throw new Error(
+        `${(e as Error).message}; probe exit ${exitCode ?? signalCode ?? "none"}, stderr: ${this.stderr.trim()}`,
+      );
+    }
   }
 
   /** Waits for the probe to exit on its own (burst mode). */
