@@ -13,6 +13,9 @@
 // measured in the same rounds, for A/B tests of a change on a shared machine.
 // --skip get|tunnels leaves one of the two loads out. --node-args "ARGS" passes node options
 // (space-separated, e.g. --cpu-prof) to the first egress router only.
+// Tunnels are also split into phases (setup, first byte, body, close) with the driver's own
+// event-loop delay and each proxy's run-queue wait, and pooled over all rounds per proxy: on a
+// shared machine many short rounds (--tunnels 500 --rounds 20) give the steadiest p99.
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +23,7 @@ import http from "node:http";
 import net from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseHttpProxyDestination } from "../../src/router/config/proxy.js";
 
@@ -172,15 +176,29 @@ interface TunnelResult {
   /** From connecting to the proxy until its 200 arrived (the part of a tunnel the proxy's
    *  CONNECT handling decides). */
   setupP99ms: number;
+  /** p50/p99 of each phase of a tunnel, as the client sees it (ms): setup (connect until the
+   *  200), first (GET written until the first response byte), body (first until last byte),
+   *  close (last byte until the connection is closed). */
+  phases: Record<"setup" | "first" | "body" | "close", { p50: number; p99: number }>;
+  /** p99 of this driver's own event-loop delay during the tunnels (ms, 1 ms resolution): how
+   *  late the client itself noticed what arrived. */
+  driverLoopP99ms: number;
+  /** Every tunnel's time (ms), for percentiles pooled over rounds (not printed). */
+  times: number[];
 }
+
+type Phases = { setup: number; first: number; body: number; close: number };
 
 /** One CONNECT tunnel: CONNECT, GET /mib through it, read the whole response, close. */
 function oneTunnel(
   proxyPort: number,
   originPort: number,
-): Promise<{ ms: number; setupMs: number; bytes: number }> {
+): Promise<{ ms: number; setupMs: number; bytes: number; phases: Phases }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
+    const since = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
+    let tFirst = 0;
+    let tLast = 0;
     const s = net.connect({ host: HOST, port: proxyPort });
     let established = false;
     let pending = Buffer.alloc(0);
@@ -198,16 +216,19 @@ function oneTunnel(
           return;
         }
         established = true;
-        setupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+        setupMs = since();
         bytes += pending.length - end - 4;
         s.write(`GET /mib HTTP/1.1\r\nHost: ${HOST}:${originPort}\r\nConnection: close\r\n\r\n`);
         return;
       }
+      if (tFirst === 0) tFirst = since();
+      tLast = since();
       bytes += c.length;
     });
     s.on("close", () => {
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (established) resolve({ ms, setupMs, bytes });
+      const ms = since();
+      const phases = { setup: setupMs, first: tFirst - setupMs, body: tLast - tFirst, close: ms - tLast };
+      if (established) resolve({ ms, setupMs, bytes, phases });
     });
     s.write(`CONNECT ${HOST}:${originPort} HTTP/1.1\r\nHost: ${HOST}:${originPort}\r\n\r\n`);
   });
@@ -221,9 +242,12 @@ async function tunnels(
 ): Promise<TunnelResult> {
   const times: number[] = [];
   const setups: number[] = [];
+  const phaseTimes: Record<keyof Phases, number[]> = { setup: [], first: [], body: [], close: [] };
   let bytes = 0;
   let failed = 0;
   let next = 0;
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
   const t0 = Date.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -234,6 +258,7 @@ async function tunnels(
           if (r.bytes < 1 << 20) failed++;
           times.push(r.ms);
           setups.push(r.setupMs);
+          for (const k of Object.keys(phaseTimes) as (keyof Phases)[]) phaseTimes[k].push(r.phases[k]);
           bytes += r.bytes;
         } catch {
           failed++;
@@ -242,10 +267,16 @@ async function tunnels(
     }),
   );
   const secs = (Date.now() - t0) / 1000;
+  eld.disable();
   times.sort((a, b) => a - b);
   setups.sort((a, b) => a - b);
   const pct = (p: number, of = times): number =>
     of[Math.min(of.length - 1, Math.floor((p / 100) * of.length))] ?? Number.NaN;
+  const phases = {} as TunnelResult["phases"];
+  for (const k of Object.keys(phaseTimes) as (keyof Phases)[]) {
+    const v = phaseTimes[k].sort((a, b) => a - b);
+    phases[k] = { p50: pct(50, v), p99: pct(99, v) };
+  }
   return {
     tunnels: times.length,
     failed,
@@ -254,6 +285,9 @@ async function tunnels(
     p50ms: pct(50),
     p99ms: pct(99),
     setupP99ms: pct(99, setups),
+    phases,
+    driverLoopP99ms: eld.percentile(99) / 1e6 - 1,
+    times,
   };
 }
 
@@ -269,6 +303,24 @@ function stop(child: ChildProcess | undefined): Promise<void> {
     });
     child.kill("SIGTERM");
   });
+}
+
+/** Time (ms) the threads of `pid` spent runnable but waiting for a CPU (schedstat's second
+ *  field): delay that comes from the machine's load, not from the proxy's own work. */
+function runQueueMs(pid: number): number {
+  let ns = 0;
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[1]);
+      } catch {
+        // thread gone
+      }
+    }
+  } catch {
+    // process gone
+  }
+  return ns / 1e6;
 }
 
 /** CPU time (user + system, ms) used so far by `pid` and its live descendants. On a shared, loaded
@@ -375,6 +427,8 @@ async function main(): Promise<void> {
       /** Share of the CPU time spent in the kernel (system time), per load. */
       sysShareGet: number;
       sysShareTunnel: number;
+      /** Run-queue wait of the proxy's threads per tunnel (µs). */
+      runQueueUsPerTunnel: number;
     };
     const results: Record<string, Result> = {};
     const rounds: { round: number; name: string; loadavg: string; result: Result }[] = [];
@@ -392,6 +446,14 @@ async function main(): Promise<void> {
       p50ms: Number.NaN,
       p99ms: Number.NaN,
       setupP99ms: Number.NaN,
+      phases: {
+        setup: { p50: Number.NaN, p99: Number.NaN },
+        first: { p50: Number.NaN, p99: Number.NaN },
+        body: { p50: Number.NaN, p99: Number.NaN },
+        close: { p50: Number.NaN, p99: Number.NaN },
+      },
+      driverLoopP99ms: Number.NaN,
+      times: [],
     };
     // Warm up all, then measure them in turn, alternating which goes first each round.
     for (const [, port] of sides) {
@@ -403,8 +465,10 @@ async function main(): Promise<void> {
         const c0 = cpuMs(pid);
         const get = skip === "get" ? noGet : wrk(port, originPort, seconds, connections, dir);
         const c1 = cpuMs(pid);
+        const q1 = runQueueMs(pid);
         const connect = skip === "tunnels" ? noTunnels : await tunnels(port, originPort, total, concurrency);
         const c2 = cpuMs(pid);
+        const q2 = runQueueMs(pid);
         const result: Result = {
           get,
           connect,
@@ -412,6 +476,7 @@ async function main(): Promise<void> {
           cpuMsPerMiB: skip === "tunnels" ? Number.NaN : (c2.total - c1.total) / (total - connect.failed),
           sysShareGet: (c1.sys - c0.sys) / (c1.total - c0.total),
           sysShareTunnel: (c2.sys - c1.sys) / (c2.total - c1.total),
+          runQueueUsPerTunnel: ((q2 - q1) * 1000) / Math.max(1, connect.tunnels),
         };
         rounds.push({
           round,
@@ -463,9 +528,40 @@ async function main(): Promise<void> {
           `| ${round + 1} | ${name} | ${l} | ${f(r.get.rps)} | ${f(r.get.p50ms, 2)} | ${f(r.get.p99ms, 2)} | ${f(r.cpuUsPerGet)} | ${f(100 * r.sysShareGet)} | ${r.get.non2xx} | ${f(r.connect.mibPerSecond)} | ${f(r.connect.p50ms, 1)} | ${f(r.connect.p99ms, 1)} | ${f(r.connect.setupP99ms, 1)} | ${f(r.cpuMsPerMiB, 2)} | ${f(100 * r.sysShareTunnel)} | ${r.connect.failed} |`,
       ),
       "",
+      "Tunnel phases as the client sees them, p50 / p99 ms: setup (connect until the 200), first (GET sent until the first byte), body (first until last byte), close (last byte until closed). Driver loop: p99 event-loop delay of this client during the tunnels. Run queue: time the proxy's threads waited for a CPU, per tunnel.",
+      "",
+      "| round | proxy | setup | first | body | close | driver loop p99 ms | run queue µs/tunnel |",
+      "|---|---|---:|---:|---:|---:|---:|---:|",
+      ...rounds.map(({ round, name, result: r }) => {
+        const p = r.connect.phases;
+        const c = (k: keyof Phases): string => `${f(p[k].p50, 2)} / ${f(p[k].p99, 2)}`;
+        return `| ${round + 1} | ${name} | ${c("setup")} | ${c("first")} | ${c("body")} | ${c("close")} | ${f(r.connect.driverLoopP99ms, 1)} | ${f(r.runQueueUsPerTunnel)} |`;
+      }),
+      "",
+      ...(skip === "tunnels"
+        ? []
+        : [
+            "Tunnel times pooled over all rounds (every tunnel of every round; on a shared machine this",
+            "is steadier than one round's p99, because each proxy meets the same mix of load):",
+            "",
+            "| proxy | tunnels | p50 ms | p90 ms | p99 ms | p99.9 ms |",
+            "|---|---:|---:|---:|---:|---:|",
+            ...sides.map(([name]) => {
+              const all = rounds
+                .filter((r) => r.name === name)
+                .flatMap((r) => r.result.connect.times)
+                .sort((a, b) => a - b);
+              const q = (p: number): string =>
+                f(all[Math.min(all.length - 1, Math.floor(p * all.length))] ?? Number.NaN, 1);
+              return `| ${name} | ${all.length} | ${q(0.5)} | ${q(0.9)} | ${q(0.99)} | ${q(0.999)} |`;
+            }),
+            "",
+          ]),
       `Origin directly (no proxy), same wrk settings: ${f(direct)} req/s`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
+    for (const r of [...rounds, ...Object.values(results).map((result) => ({ result }))])
+      r.result.connect = { ...r.result.connect, times: [] };
     process.stdout.write(`${JSON.stringify({ results, rounds, direct })}\n`);
     const errs = Object.values(results).filter((r) => r.get.errors !== "");
     if (errs.length > 0)
