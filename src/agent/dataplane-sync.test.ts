@@ -534,7 +534,11 @@ describe("DataplaneSync: pod events through the incremental view", () => {
     });
     const node = out.filter((s) => s.includes("egress-node"));
     assert.equal(node.length, 1, JSON.stringify(out));
-    assert.match(node[0]!, /^add element inet egress-node egress_pods \{ 10\.128\.0\.6 : goto \S+ \}\n$/);
+    // Written for the live generation's names (src/dataplane/nft/generations.ts).
+    assert.match(
+      node[0]!,
+      /^add element inet egress-node egress_pods\.g1 \{ 10\.128\.0\.6 : goto egress-via-\S+\.g1 \}\n$/,
+    );
     assert.ok(out.indexOf(node[0]!) < out.indexOf("<policy step done>"), JSON.stringify(out));
     assert.ok(
       out.some((s) => s.includes("egress-policy")),
@@ -548,7 +552,7 @@ describe("DataplaneSync: pod events through the incremental view", () => {
     });
     assert.deepEqual(
       out.filter((s) => s.includes("egress-node")),
-      ["delete element inet egress-node egress_pods { 10.128.0.6 }\n"],
+      ["delete element inet egress-node egress_pods.g1 { 10.128.0.6 }\n"],
     );
 
     // The namespace is relabelled: its last pod leaves the EgressIP (the chain goes: whole table).

@@ -1,6 +1,7 @@
 // Keeps this node's dataplane equal to what the API says: watches the objects the node program
-// depends on, builds the NodeView, compiles it and applies the program (one atomic nft transaction
-// for the agent's table, then the ip diff). Changes coalesce in a work queue (one key for the node
+// depends on, builds the NodeView, compiles it and applies the program (one nft transaction for the
+// agent's table — a new generation of its sets, maps and chains, so no packet sees half of two
+// programs: src/dataplane/nft/generations.ts — then the ip diff). Changes coalesce in a work queue (one key for the node
 // program, one for the policy program, each with its own worker). A new egress
 // address is only added once duplicate-address detection shows no other node still answers for it,
 // so two nodes never answer for one IP while an EgressIP moves. The policy program (isolation,
@@ -28,15 +29,15 @@ import type { Client } from "../controllers/runtime/client.js";
 import { InformerFactory } from "../controllers/runtime/manager.js";
 import { WorkQueue } from "../controllers/runtime/workqueue.js";
 import { type Compiled, compileNodeIncremental } from "../dataplane/compile/incremental.js";
-import { withCounterValues } from "../dataplane/compile/node-program.js";
+import { TABLE_FAMILY, TABLE_NAME } from "../dataplane/compile/node-program.js";
 import { adminTableScript, compilePolicyProgram } from "../dataplane/compile/policy/compile.js";
-import type { PolicyView } from "../dataplane/compile/policy/types.js";
+import { POLICY_TABLE, type PolicyView } from "../dataplane/compile/policy/types.js";
 import type { NodeProgram, UnderlayInterface } from "../dataplane/compile/types.js";
 import { diffIp } from "../dataplane/ip/diff.js";
 import type { IpExecer } from "../dataplane/ip/execer.js";
 import { applySysctls, splitIpActions } from "../dataplane/ip/reconciler.js";
-import { readCounters } from "../dataplane/nft/counters.js";
 import type { NftExecer } from "../dataplane/nft/execer.js";
+import { GenerationalTable } from "../dataplane/nft/generations.js";
 import { elementDelta } from "../dataplane/nft/incremental.js";
 import type { Logger } from "../util/log.js";
 import { run } from "./exec.js";
@@ -198,6 +199,9 @@ export class DataplaneSync {
   private stale = false;
   private refreshing = false;
   private lastPolicyScript = "";
+  /** The node and policy tables, updated generation by generation (generations.ts). */
+  private readonly nodeTable: GenerationalTable;
+  private readonly policyTable: GenerationalTable;
   /** Sysctls written (key → value); a key of a missing interface is tried again next sync. */
   private readonly sysctlsWritten = new Map<string, string>();
   private interfaces: UnderlayInterface[] | undefined;
@@ -221,6 +225,8 @@ export class DataplaneSync {
     private readonly log: Logger,
   ) {
     this.informers = opts.informers ?? new InformerFactory(client, log);
+    this.nodeTable = new GenerationalTable(opts.nft, TABLE_FAMILY, TABLE_NAME);
+    this.policyTable = new GenerationalTable(opts.nft, POLICY_TABLE.family, POLICY_TABLE.name);
     // Two keys, two workers: the node program (EgressIP moves, services) and the policy program
     // (with multicast, whose sync spawns several commands) run side by side, so a failover never
     // waits behind a policy sync that an unrelated pod or endpoints change started.
@@ -513,21 +519,21 @@ export class DataplaneSync {
   /**
    * Applies `next` over the state `previous` left: only the changed set/map elements when nothing
    * else differs (a pod joining an EgressIP or a policy's peer set costs what it changes, not a
-   * whole-table rewrite), else the whole script. A refused delta (the table was changed behind the
-   * agent's back) falls back to the whole script, which is always right.
+   * whole-table rewrite), else the whole script as a new generation (generations.ts). A refused delta
+   * (the table was changed behind the agent's back) falls back to the whole script, which is always
+   * right.
    */
   private async applyScript(previous: string, next: string): Promise<void> {
     const delta = previous === "" ? undefined : elementDelta(previous, next);
     if (delta === "") return;
     if (delta !== undefined) {
       try {
-        await this.opts.nft.apply(delta);
-        return;
+        if (await this.policyTable.applyDelta(delta)) return;
       } catch (err) {
         this.log.warn({ err }, "element delta refused; applying the whole table");
       }
     }
-    await this.opts.nft.apply(next);
+    await this.policyTable.replace(next);
   }
 
   private async syncNode(): Promise<{ requeueAfterMs?: number } | undefined> {
@@ -663,9 +669,9 @@ export class DataplaneSync {
   /**
    * The node table, from the program last applied: the incremental compiler's element delta when it
    * has one, else a delta computed from the two scripts when only elements differ, else the whole
-   * table with the drop counter carried over (read from the kernel only then: a delta keeps the
-   * kernel's counter). A refused delta (the table was changed behind the agent's back) falls back to
-   * the whole table. Returns whether anything was applied.
+   * table as a new generation (generations.ts; named counters keep their values, the table is never
+   * deleted). A refused delta (the table was changed behind the agent's back) falls back to the whole
+   * table. Returns whether anything was applied.
    */
   private async applyNodeProgram(next: Compiled): Promise<boolean> {
     const prev = this.lastCompiled;
@@ -679,16 +685,14 @@ export class DataplaneSync {
     if (delta !== undefined) {
       this.log.debug({ delta }, "applying node program delta");
       try {
-        await this.opts.nft.apply(delta);
-        return true;
+        if (await this.nodeTable.applyDelta(delta)) return true;
       } catch (err) {
         this.log.warn({ err }, "element delta refused; applying the whole table");
       }
     }
     const script = next.program.nft;
     this.log.debug({ nft: script }, "applying node program");
-    const read = await readCounters(this.opts.nft, "inet", "egress-node").catch(() => undefined);
-    await this.opts.nft.apply(read ? withCounterValues(script, Object.fromEntries(read)) : script);
+    await this.nodeTable.replace(script);
     return true;
   }
 

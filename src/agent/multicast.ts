@@ -2,11 +2,12 @@
 // PolicyView: multicast snooping off on the pod bridge (it floods, the `bridge egress-mcast` table
 // filters), a VXLAN port on the bridge with head-end replication to every other node (all-zero FDB
 // entries), the host-side veth of each local pod, and the compiled table (applied only when its
-// script changed). Owns exactly the VXLAN device, its FDB entries and that table; never touches
+// script changed, as a new generation of its maps and chains: src/dataplane/nft/generations.ts). Owns exactly the VXLAN device, its FDB entries and that table; never touches
 // other interfaces, tables or the bridge beyond its snooping flag. Design: docs/policy.md "Multicast".
 import { compileMulticastProgram, MULTICAST_TABLE } from "../dataplane/compile/multicast.js";
 import type { PolicyView } from "../dataplane/compile/policy/types.js";
 import type { NftExecer } from "../dataplane/nft/execer.js";
+import { GenerationalTable } from "../dataplane/nft/generations.js";
 import { commandLine, run } from "../dataplane/run.js";
 import type { Logger } from "../util/log.js";
 
@@ -79,6 +80,7 @@ export class MulticastSync {
   private readonly vni: number;
   private readonly port: number;
   private lastScript = "";
+  private readonly table: GenerationalTable;
   private lastWarnings = "";
   /** Peer address per bridge port, keyed by "<ifindex>/<ifname>/<peer netns>/<peer ifindex>". */
   private readonly peerCache = new Map<string, string>();
@@ -94,6 +96,7 @@ export class MulticastSync {
     this.vxlan = opts.vxlan ?? MULTICAST_VXLAN;
     this.vni = opts.vni ?? MULTICAST_VNI;
     this.port = opts.port ?? MULTICAST_PORT;
+    this.table = new GenerationalTable(opts.nft, MULTICAST_TABLE.family, MULTICAST_TABLE.name);
   }
 
   /** Number of nft scripts applied (tests, logs). */
@@ -124,8 +127,7 @@ export class MulticastSync {
   /** Deletes the table and the VXLAN device (node decommissioning, tests). */
   async remove(): Promise<void> {
     await this.close();
-    const T = `${MULTICAST_TABLE.family} ${MULTICAST_TABLE.name}`;
-    await this.opts.nft.apply(`table ${T} {}\ndelete table ${T}\n`);
+    await this.table.remove();
     await this.cmd("ip", ["link", "del", this.vxlan], true);
     this.lastScript = "";
   }
@@ -181,7 +183,7 @@ export class MulticastSync {
     }
     if (program.nft !== this.lastScript) {
       this.opts.log.debug({ nft: program.nft }, "applying multicast program");
-      await this.opts.nft.apply(program.nft);
+      await this.table.replace(program.nft);
       this.lastScript = program.nft;
       this.applied++;
       this.opts.log.info(

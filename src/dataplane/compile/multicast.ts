@@ -9,7 +9,7 @@ import { formatIPv4, parseIPv4 } from "../../api/ip.js";
 import type { PolicyNamespace, PolicyView } from "./policy/types.js";
 import type { CompileWarning } from "./types.js";
 
-/** The table the multicast program owns completely (swapped atomically, like `inet egress-node`). */
+/** The table the multicast program owns completely (updated by generations like `inet egress-node`: docs/dataplane.md). */
 export const MULTICAST_TABLE = { family: "bridge", name: "egress-mcast" } as const;
 
 export interface MulticastLocal {

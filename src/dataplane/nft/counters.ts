@@ -1,6 +1,8 @@
 // Reads named counters back from `nft -j list table` output (the real nft JSON shape, which FakeNft
-// mirrors for counters). The node program replaces its whole table on every apply, which resets its
-// counters; a caller that wants running totals reads them here and passes them to compileNodeProgram
+// mirrors for counters). Named counters keep their names across generations (generations.ts declares
+// them only when absent and never deletes them), so they keep counting across whole-table updates;
+// a table replaced with a plain whole-table script (tests, the lab's direct applies) resets them, and
+// a caller that wants running totals then reads them here and passes them to compileNodeProgram
 // (CompileOptions.counters). Parsing only: never composes or runs nft.
 import type { NftExecer } from "./execer.js";
 

@@ -127,3 +127,78 @@ describe("FakeNft", () => {
     assert.equal(errorLine("no position"), undefined);
   });
 });
+
+describe("FakeNft: commands on an existing table (generational updates)", () => {
+  const refused = async (nft: FakeNft, script: string, what: RegExp) => {
+    const before = nft.dump();
+    await assert.rejects(
+      nft.apply(script),
+      (e: unknown) => e instanceof NftError && what.test(e.message),
+      script,
+    );
+    assert.equal(nft.dump(), before, "nothing changed");
+  };
+
+  it("flushes and deletes chains, deletes sets and maps, adds and deletes elements", async () => {
+    const nft = new FakeNft();
+    await nft.apply(TABLE);
+    await nft.apply(
+      "flush chain inet t base\ndelete map inet t m\ndelete chain inet t c\nadd element inet t s { 10.0.0.3 }\ndelete element inet t s { 10.0.0.1 }\n",
+    );
+    assert.deepEqual(nft.rules("inet", "t", "base"), []);
+    assert.equal(nft.elements("inet", "t", "m"), undefined);
+    assert.equal(nft.rules("inet", "t", "c"), undefined);
+    assert.deepEqual(nft.elements("inet", "t", "s"), ["10.0.0.2", "10.0.0.3"]);
+    // The flushed base chain keeps its declaration; re-declaring it identically adds rules.
+    await nft.apply(
+      "table inet t {\n\tchain base {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tip saddr @s drop\n\t}\n}\n",
+    );
+    assert.deepEqual(nft.rules("inet", "t", "base"), ["ip saddr @s drop"]);
+    assert.match(
+      nft.dump(),
+      /\tchain base \{\n\t\ttype filter hook forward priority filter\n\t\tpolicy accept\n\t\tip saddr @s drop\n/,
+    );
+  });
+
+  it("refuses what nft refuses, at the point of the transaction where nft does", async () => {
+    const nft = new FakeNft();
+    await nft.apply(TABLE);
+    await refused(nft, "delete chain inet t c\n", /Device or resource busy/); // m's element
+    await refused(nft, "delete set inet t s\n", /Device or resource busy/); // base's rule
+    await refused(nft, "delete chain inet t c\ndelete map inet t m\n", /Device or resource busy/);
+    await refused(nft, "flush chain inet t nope\n", /No such file/);
+    await refused(nft, "delete map inet t nope\n", /No such file/);
+    await refused(nft, "delete element inet t s { 10.9.9.9 }\n", /No such file/);
+    await refused(nft, "add element inet t m { 10.0.0.1 : drop }\n", /File exists/);
+    await refused(nft, "add element inet t m { 10.0.0.5 : goto nope }\n", /No such file/);
+    await refused(nft, "add element inet t nope { 10.0.0.5 }\n", /No such file/);
+    await refused(
+      nft,
+      "table inet t {\n\tchain base {\n\t\ttype filter hook input priority filter; policy accept;\n\t}\n}\n",
+      /Operation not supported/,
+    );
+    await refused(
+      nft,
+      "table inet t {\n\tchain c {\n\t\ttype filter hook input priority filter; policy accept;\n\t}\n}\n",
+      /Operation not supported/,
+    );
+    // Adding an identical element is fine (as in nft).
+    await nft.apply("add element inet t m { 10.0.0.1 : goto c }\n");
+    assert.deepEqual(nft.elements("inet", "t", "m"), ["10.0.0.1 : goto c"]);
+  });
+
+  it("keeps a counter's value when it is declared again, and lists base chains as nft does", async () => {
+    const nft = new FakeNft();
+    const t = (p: number) => `table inet t {\n\tcounter k {\n\t\tpackets ${p} bytes ${p}\n\t}\n}\n`;
+    await nft.apply(t(5));
+    await nft.apply(t(0));
+    assert.deepEqual(countersFromJson(await nft.listJson("inet", "t")).get("k"), { packets: 5, bytes: 5 });
+    await nft.apply(TABLE);
+    const doc = (await nft.listJson("inet", "t")) as { nftables: Record<string, Record<string, unknown>>[] };
+    const base = doc.nftables.find((x) => x.chain?.name === "base")?.chain;
+    assert.deepEqual(
+      { type: base?.type, hook: base?.hook, prio: base?.prio, policy: base?.policy },
+      { type: "filter", hook: "forward", prio: 0, policy: "accept" },
+    );
+  });
+});

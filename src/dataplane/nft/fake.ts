@@ -1,12 +1,17 @@
 // FakeNft: the NftExecer interface in memory, for unit tests without root (as knftables' Fake).
-// It understands the subset of the nft language the compiler emits — `table`/`add table`/`delete table`/
-// `flush table`/`flush ruleset` and table bodies with `set`, `map`, `chain` and named `counter` blocks —
-// applies a script all-or-nothing, and refuses what a dry parser would: unbalanced braces or quotes,
-// unknown statements, unknown families/hooks, sets without a type, references to undefined sets/maps
-// (@name), chains (jump/goto) or counters (`counter name "x"`), deleting a table that does not exist.
+// It understands the subset of the nft language the compilers and generations.ts emit — `table`/
+// `add table`/`delete table`/`flush table`/`flush ruleset`, table bodies with `set`, `map`, `chain`
+// and named `counter` blocks (added into an existing table: a counter keeps its value, a base chain
+// may be re-declared identically), `add`/`flush`/`delete chain`, `flush`/`delete set|map`,
+// `add`/`delete element` — applies a script all-or-nothing, and refuses what nft would: unbalanced
+// braces or quotes, unknown statements, unknown families/hooks, sets without a type, references to
+// undefined sets/maps (@name), chains (jump/goto) or counters (`counter name "x"`), deleting or
+// flushing what does not exist, deleting what is still referenced (EBUSY), changing a chain's hook,
+// adding a map element under an existing key with another value (EEXIST).
 // It does not evaluate rule semantics (counters stay at the values the script declares).
 // `dump()` prints the state sorted (objects by kind and name, set elements sorted; rule order kept).
 import { NftError, type NftExecer } from "./execer.js";
+import { generationName, priorityValue, splitGenerationName } from "./generations.js";
 
 type ObjKind = "chain" | "counter" | "map" | "set";
 
@@ -58,6 +63,7 @@ const RULE_STARTERS = new Set([
   "iif",
   "oif",
   "mark",
+  "ether",
   "fib",
   "limit",
   "notrack",
@@ -178,7 +184,26 @@ export class FakeNft implements NftExecer {
     const items: unknown[] = [{ table: { family, name } }];
     for (const o of this.sortedObjects(t)) {
       if (o.kind === "chain") {
-        items.push({ chain: { family, table: name, name: o.name } });
+        // Base chains carry nft's type/hook/prio/policy (generations.ts compares declarations).
+        const decl = /^type (\S+) hook (\S+) priority (.+)$/.exec(
+          o.statements.find((x) => x.startsWith("type ")) ?? "",
+        );
+        const policy = /^policy (\S+)$/.exec(o.statements.find((x) => x.startsWith("policy ")) ?? "")?.[1];
+        items.push({
+          chain: {
+            family,
+            table: name,
+            name: o.name,
+            ...(decl
+              ? {
+                  type: decl[1],
+                  hook: decl[2],
+                  prio: priorityValue(family, decl[3]!) ?? decl[3],
+                  policy: policy ?? "accept",
+                }
+              : {}),
+          },
+        });
         for (const r of o.statements) items.push({ rule: { family, table: name, chain: o.name, text: r } });
       } else if (o.kind === "counter") {
         // nft's own shape for named counters, so counter readers work on both execers.
@@ -205,16 +230,31 @@ export class FakeNft implements NftExecer {
     return this.tables.has(`${family} ${name}`);
   }
 
-  /** Elements of a set or map, sorted; undefined when absent. */
+  /** Elements of a set or map, sorted; undefined when absent. In a table written generation by
+   *  generation (generations.ts) the name resolves to the live generation's `name.g<N>`. */
   elements(family: string, table: string, name: string): string[] | undefined {
     const t = this.tables.get(`${family} ${table}`);
-    const o = t?.objects.get(`set ${name}`) ?? t?.objects.get(`map ${name}`);
+    const o = t && (this.resolve(t, "set", name) ?? this.resolve(t, "map", name));
     return o ? [...o.elements].sort() : undefined;
   }
 
-  /** Rules of a chain in order; undefined when absent. */
+  /** Rules of a chain in order; undefined when absent. Generations resolve as in elements(). */
   rules(family: string, table: string, chain: string): string[] | undefined {
-    return this.tables.get(`${family} ${table}`)?.objects.get(`chain ${chain}`)?.statements.filter(isRule);
+    const t = this.tables.get(`${family} ${table}`);
+    return t && this.resolve(t, "chain", chain)?.statements.filter(isRule);
+  }
+
+  /** `name` in the live generation (the newest suffix in the table) when the table holds
+   *  generations, else (or for a name with a suffix) the object of that exact name; a base chain is
+   *  never suffixed. */
+  private resolve(t: NftTable, kind: ObjKind, name: string): NftObject | undefined {
+    let live = 0;
+    for (const o of t.objects.values()) live = Math.max(live, splitGenerationName(o.name).generation);
+    const exact = t.objects.get(`${kind} ${name}`);
+    if (live === 0 || splitGenerationName(name).generation > 0) return exact;
+    const current = t.objects.get(`${kind} ${generationName(name, live)}`);
+    if (current) return current;
+    return exact?.statements.some((x) => x.startsWith("type ")) && kind === "chain" ? exact : undefined;
   }
 
   /** Whole state as sorted text (tables by family/name, objects by kind/name, elements sorted). */
@@ -256,6 +296,10 @@ export class FakeNft implements NftExecer {
         state.clear();
         continue;
       }
+      if (words[0] === "element" || words[0] === "chain" || words[0] === "set" || words[0] === "map") {
+        this.objectCommand(state, touched, verb, words, body, st.line, cmd, fail);
+        continue;
+      }
       if (words[0] !== "table" || words.length !== 3)
         fail(st.line, `syntax error, unexpected statement "${head}"`);
       const [, family, name] = words as [string, string, string];
@@ -292,6 +336,100 @@ export class FakeNft implements NftExecer {
     return { state, touched };
   }
 
+  /**
+   * `add|flush|delete chain`, `flush|delete set|map`, `add|delete element` on an existing table, as
+   * nft does them: a missing object is ENOENT, deleting a set/map/chain something still references is
+   * EBUSY (checked at that point of the transaction, as the kernel does), an element added with
+   * another value under an existing key is EEXIST, deleting a missing element is ENOENT.
+   */
+  private objectCommand(
+    state: Map<string, NftTable>,
+    touched: Set<string>,
+    verb: string,
+    words: string[],
+    body: string | undefined,
+    line: number,
+    cmd: string[],
+    fail: (line: number, msg: string) => never,
+  ): void {
+    const what = words[0]!;
+    if (words.length !== 4) fail(line, `syntax error: "${[verb, ...words].join(" ")}"`);
+    const [, family, tname, name] = words as [string, string, string, string];
+    const key = `${family} ${tname}`;
+    const t =
+      state.get(key) ?? fail(line, `Could not process rule: No such file or directory (table ${key})`);
+    touched.add(key);
+    if (what === "chain") {
+      if (verb === "add") {
+        this.defineBody(t, `chain ${name} {${body ?? ""}\n}`, line, cmd, fail);
+        return;
+      }
+      if (body !== undefined) fail(line, `${verb} chain takes no block`);
+      const o =
+        t.objects.get(`chain ${name}`) ??
+        fail(line, `Could not process rule: No such file or directory (chain ${name})`);
+      if (verb === "flush") {
+        o.statements = o.statements.filter((s) => !isRule(s));
+        return;
+      }
+      const user = this.referrer(t, "chain", name);
+      if (user) fail(line, `Could not process rule: Device or resource busy (chain ${name} used by ${user})`);
+      t.objects.delete(`chain ${name}`);
+      return;
+    }
+    const o =
+      t.objects.get(`set ${name}`) ??
+      t.objects.get(`map ${name}`) ??
+      fail(line, `Could not process rule: No such file or directory (${what} ${name})`);
+    if (what === "element") {
+      if (verb !== "add" && verb !== "delete") fail(line, `syntax error: "${verb} element"`);
+      const m = body === undefined ? undefined : /^\s*(.*?)\s*$/s.exec(body);
+      if (!m) fail(line, "element list expected");
+      const items = splitTopLevelCommas(m[1]!).map(norm);
+      const keyOf = (e: string) => (o.kind === "map" ? e.split(" : ")[0]! : e);
+      for (const e of items) {
+        const at = o.elements.findIndex((x) => keyOf(x) === keyOf(e));
+        if (verb === "delete") {
+          if (at < 0) fail(line, `Could not process rule: No such file or directory (element ${e})`);
+          o.elements.splice(at, 1);
+          continue;
+        }
+        if (o.kind === "map" && !/ : /.test(e)) fail(line, `map ${name}: bad element "${e}"`);
+        if (o.kind === "set" && / : /.test(e)) fail(line, `set ${name}: bad element "${e}"`);
+        if (at >= 0) {
+          if (o.elements[at] !== e) fail(line, `Could not process rule: File exists (element ${e})`);
+          continue;
+        }
+        o.elements.push(e);
+      }
+      return;
+    }
+    if (body !== undefined) fail(line, `${verb} ${what} takes no block`);
+    if (verb === "flush") {
+      o.elements = [];
+      return;
+    }
+    if (verb !== "delete") fail(line, `syntax error: "${verb} ${what}"`);
+    const user = this.referrer(t, "set", o.name);
+    if (user)
+      fail(line, `Could not process rule: Device or resource busy (${o.kind} ${name} used by ${user})`);
+    t.objects.delete(`${o.kind} ${o.name}`);
+  }
+
+  /** The first object whose rules or elements reference the set/map or chain `name`, if any. */
+  private referrer(t: NftTable, kind: "set" | "chain", name: string): string | undefined {
+    const esc = name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    const re =
+      kind === "set"
+        ? new RegExp(`@${esc}(?![A-Za-z0-9_/.-])`)
+        : new RegExp(`(?<![A-Za-z0-9_/.-])(?:jump|goto)\\s+${esc}(?![A-Za-z0-9_/.-])`);
+    for (const o of t.objects.values()) {
+      const texts = o.kind === "chain" ? o.statements.filter(isRule) : o.elements;
+      if (texts.some((x) => re.test(x))) return `${o.kind} ${o.name}`;
+    }
+    return undefined;
+  }
+
   private defineBody(
     t: NftTable,
     body: string,
@@ -313,18 +451,40 @@ export class FakeNft implements NftExecer {
       const name = words[1]!;
       if (!/^[A-Za-z_][A-Za-z0-9_/.-]*$/.test(name)) fail(st.line, `invalid ${kind} name "${name}"`);
       const okey = `${kind} ${name}`;
-      const obj = t.objects.get(okey) ?? { kind, name, statements: [], elements: [], line: st.line };
+      const existed = t.objects.get(okey);
+      const obj = existed ?? { kind, name, statements: [], elements: [], line: st.line };
       obj.line = st.line;
       for (const s of statements(inner, st.line, cmd)) {
         const text = norm(s.text);
         if (kind === "chain") {
-          obj.statements.push(this.checkChainStatement(text, s.line, fail));
+          const c = this.checkChainStatement(text, s.line, fail);
+          if (c.startsWith("type ")) {
+            // A chain's hook and priority cannot change, nor a regular chain become a base chain
+            // (nft: Operation not supported); re-declaring the same base chain is fine.
+            const had = obj.statements.find((x) => x.startsWith("type "));
+            if (had === c) continue;
+            if (existed)
+              fail(s.line, `Could not process rule: Operation not supported (chain ${name}: ${c})`);
+          } else if (c.startsWith("policy ")) {
+            if (!obj.statements.some((x) => x.startsWith("type ")))
+              fail(
+                s.line,
+                `Could not process rule: Operation not supported (policy of regular chain ${name})`,
+              );
+            obj.statements = obj.statements.filter((x) => !x.startsWith("policy "));
+            // Declarations stay in front of the rules.
+            const at = obj.statements.findIndex((x) => x.startsWith("type "));
+            obj.statements.splice(at + 1, 0, c);
+            continue;
+          }
+          obj.statements.push(c);
           continue;
         }
         if (kind === "counter") {
           if (!/^packets \d+ bytes \d+$/.test(text))
             fail(s.line, `syntax error in counter ${name}: "${text}"`);
-          obj.statements = [text];
+          // Re-declaring an existing counter keeps its value (as the kernel does).
+          if (!existed) obj.statements = [text];
           continue;
         }
         const m = /^elements\s*=\s*\{(.*)\}$/.exec(text);
@@ -355,8 +515,9 @@ export class FakeNft implements NftExecer {
     fail: (line: number, msg: string) => never,
   ): string {
     if (text.startsWith("type ")) {
-      const m = /^type (\S+) hook (\S+) priority (\S+)$/.exec(text);
-      if (!m || !CHAIN_TYPES.has(m[1]!) || !HOOKS.has(m[2]!)) fail(line, `bad base chain spec "${text}"`);
+      const m = /^type (\S+) hook (\S+) priority (.+)$/.exec(text);
+      if (!m || !CHAIN_TYPES.has(m[1]!) || !HOOKS.has(m[2]!) || priorityValue("inet", m[3]!) === undefined)
+        fail(line, `bad base chain spec "${text}"`);
       return text;
     }
     if (text.startsWith("policy ")) {
@@ -373,7 +534,7 @@ export class FakeNft implements NftExecer {
     for (const o of t.objects.values()) {
       const texts = o.kind === "chain" ? o.statements : o.elements;
       for (const text of texts) {
-        for (const m of text.matchAll(/@([A-Za-z_][A-Za-z0-9_]*)/g))
+        for (const m of text.matchAll(/@([A-Za-z_.][A-Za-z0-9_/.-]*)/g))
           if (!t.objects.has(`set ${m[1]}`) && !t.objects.has(`map ${m[1]}`))
             fail(
               o.line,

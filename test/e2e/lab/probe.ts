@@ -23,6 +23,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Client } from "../../../src/controllers/runtime/client.js";
+import { currentGenerationListing } from "../../../src/dataplane/nft/generations.js";
 import type { LabStatus } from "../../../src/lab/status.js";
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
@@ -352,11 +353,15 @@ export class Lab {
     shOk(["ip", "-n", this.ns("fabric"), "link", "set", `${host}-eth0`, state]);
   }
 
-  /** `nft list table inet egress-node` in a node, without handles (stable across re-applies). */
+  /** `nft list table inet egress-node` in a node, without handles, as its live generation with the
+   *  generation suffixes stripped (src/dataplane/nft/generations.ts): stable across re-applies. */
   nftTable(node: string): string {
-    return shOk(["ip", "netns", "exec", this.ns(node), "nft", "list", "table", "inet", "egress-node"])
-      .replace(/\s*# handle \d+/g, "")
-      .trim();
+    return currentGenerationListing(
+      shOk(["ip", "netns", "exec", this.ns(node), "nft", "list", "table", "inet", "egress-node"]).replace(
+        /\s*# handle \d+/g,
+        "",
+      ),
+    ).trim();
   }
 
   mac(node: string, dev = "eth0"): string {
