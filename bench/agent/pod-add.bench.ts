@@ -12,7 +12,7 @@
 //   [--warmup N] [--executor spawn|persistent] [--verbose] (per-event phases and warnings on stderr)
 // --executor: persistent = PersistentNft, one long-lived nft-helper (libnftables) for all changes
 // (default: it halved p50 and cut p99 by ~40% here; needs <out>/bin/nft-helper from
-// scripts/build-nft-helper.mjs, else it falls back to spawning nft and the output says so);
+// scripts/build-native.mjs, else it falls back to spawning nft and the output says so);
 // spawn = RealNft, one `nft -f -` process per change (what the numbers before 2026-11-22 used).
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

@@ -9,7 +9,7 @@
 // ticks summed over all requests). Also `nft --check` of the same delta, and the helper's RSS at
 // start and end (libnftables leaking per request would show there).
 // Runs itself inside a scratch network namespace it creates and deletes (needs root), as the agent
-// runs inside its node's namespace. The helper must be built (node scripts/build-nft-helper.mjs --out <out>).
+// runs inside its node's namespace. The helper must be built (node scripts/build-native.mjs --out <out>).
 // Run after building: node <out>/bench/dataplane/nft-exec.bench.js [--pods N] [--egressips N] [--runs N]
 //   [--gap MS]
 import { execFileSync, spawnSync } from "node:child_process";

@@ -5,7 +5,7 @@
 //   2. throughput: 1,000 ADDs from 50 concurrent callers on one pool: total time, duplicates (must be
 //      0), failures, per-ADD latency p50/p99 under contention, and the stored pool's allocation count.
 // Run after building: node <out>/bench/ipam/kube.bench.js [--sequential N] [--total N] [--callers N]
-// --daemon: each call is the compiled shim (<out>/bin/whereabouts, scripts/build-cni-shim.mjs) talking
+// --daemon: each call is the compiled shim (<out>/bin/whereabouts, scripts/build-native.mjs) talking
 // to a resident `egress ipam daemon` (its own process, restarted between the two phases so that its
 // API request counter belongs to one phase).
 // Profile the API server side with: BENCH_SERVER_PROF=/tmp/prof node <out>/bench/ipam/kube.bench.js

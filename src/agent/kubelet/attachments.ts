@@ -306,7 +306,7 @@ export class DhcpDaemonManager extends SocketDaemon {
 
 // ----------------------------------------------------------------------------- whereabouts daemon
 
-/** dist/src/agent/kubelet → dist/bin/whereabouts (scripts/build-cni-shim.mjs) and the light CLI entry. */
+/** dist/src/agent/kubelet → dist/bin/whereabouts (scripts/build-native.mjs) and the light CLI entry. */
 const WHEREABOUTS_SHIM = fileURLToPath(new URL("../../../bin/whereabouts", import.meta.url));
 const IPAM_ENTRY = fileURLToPath(new URL("../../cli/ipam-entry.js", import.meta.url));
 

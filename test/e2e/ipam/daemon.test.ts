@@ -37,7 +37,7 @@ const built = existsSync(SHIM);
 
 describe("whereabouts daemon + shim against the API server", {
   timeout: 300_000,
-  skip: built ? false : `shim not built (${SHIM}): run node scripts/build-cni-shim.mjs`,
+  skip: built ? false : `shim not built (${SHIM}): run node scripts/build-native.mjs`,
 }, () => {
   let srv: TestServer;
   let client: Client;

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 /** The compiled plugin entry, found relative to this file (works in dist/ and in .build/<x>/). */
 export const PLUGIN = fileURLToPath(new URL("../../../src/cni/whereabouts.js", import.meta.url));
-/** The compiled C shim (scripts/build-cni-shim.mjs puts it at <out>/bin/whereabouts). */
+/** The compiled C shim (scripts/build-native.mjs puts it at <out>/bin/whereabouts). */
 export const SHIM = fileURLToPath(new URL("../../../bin/whereabouts", import.meta.url));
 /** A CLI entry with only the `ipam` commands (`ipam daemon`), lighter to start than main.js. */
 export const IPAM_CLI = fileURLToPath(new URL("../../../src/cli/ipam-entry.js", import.meta.url));
