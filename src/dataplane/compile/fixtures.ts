@@ -36,3 +36,40 @@ export function smallNodeView(egressIPs: EgressIPView[], pods: string[], nic: bo
     projectEgress: [],
   };
 }
+
+const here = (ip: string, iface?: string) => ({
+  ip,
+  node: "n1",
+  nodeIP: "192.168.126.11",
+  ...(iface ? { interface: iface } : {}),
+});
+const there = (ip: string) => ({ ip, node: "n2", nodeIP: "192.168.126.12" });
+
+/** A sequence of n1's views as an EgressIP comes, grows, moves to n2, lands on eth1 and goes:
+ *  successive programs differ in elements only, in structure, or both. */
+export function egressNodeViews(): NodeView[] {
+  return [
+    smallNodeView([], ["10.128.0.5"], false),
+    smallNodeView(
+      [{ name: "e", ips: [here("192.168.126.102")], podIPs: ["10.128.0.5", "10.128.2.9"] }],
+      ["10.128.0.5"],
+      false,
+    ),
+    smallNodeView(
+      [{ name: "e", ips: [here("192.168.126.102")], podIPs: ["10.128.0.5", "10.128.2.9", "10.128.0.6"] }],
+      ["10.128.0.5", "10.128.0.6"],
+      false,
+    ),
+    smallNodeView(
+      [{ name: "e", ips: [there("192.168.126.102")], podIPs: ["10.128.0.5"] }],
+      ["10.128.0.5"],
+      false,
+    ),
+    smallNodeView(
+      [{ name: "e", ips: [here("192.168.12.50", "eth1")], podIPs: ["10.128.0.5", "10.128.2.9"] }],
+      ["10.128.0.5"],
+      true,
+    ),
+    smallNodeView([], [], false),
+  ];
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { smallNodeView } from "../compile/fixtures.js";
+import { egressNodeViews } from "../compile/fixtures.js";
 import { compileMulticastProgram } from "../compile/multicast.js";
 import { compileNodeProgram } from "../compile/node-program.js";
 import { compilePolicyProgram } from "../compile/policy/compile.js";
@@ -513,37 +513,7 @@ describe("properties", () => {
 
 describe("the compilers' scripts", () => {
   it("node program: a sequence of programs, also with element deltas in between", async () => {
-    const here = (ip: string, iface?: string) => ({
-      ip,
-      node: "n1",
-      nodeIP: "192.168.126.11",
-      ...(iface ? { interface: iface } : {}),
-    });
-    const there = (ip: string) => ({ ip, node: "n2", nodeIP: "192.168.126.12" });
-    const views = [
-      smallNodeView([], ["10.128.0.5"], false),
-      smallNodeView(
-        [{ name: "e", ips: [here("192.168.126.102")], podIPs: ["10.128.0.5", "10.128.2.9"] }],
-        ["10.128.0.5"],
-        false,
-      ),
-      smallNodeView(
-        [{ name: "e", ips: [here("192.168.126.102")], podIPs: ["10.128.0.5", "10.128.2.9", "10.128.0.6"] }],
-        ["10.128.0.5", "10.128.0.6"],
-        false,
-      ),
-      smallNodeView(
-        [{ name: "e", ips: [there("192.168.126.102")], podIPs: ["10.128.0.5"] }],
-        ["10.128.0.5"],
-        false,
-      ),
-      smallNodeView(
-        [{ name: "e", ips: [here("192.168.12.50", "eth1")], podIPs: ["10.128.0.5", "10.128.2.9"] }],
-        ["10.128.0.5"],
-        true,
-      ),
-      smallNodeView([], [], false),
-    ];
+    const views = egressNodeViews();
     const nft = new FakeNft();
     const t = new GenerationalTable(nft, "inet", "egress-node");
     let prev: string | undefined;

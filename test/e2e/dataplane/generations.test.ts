@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { smallNodeView } from "../../../src/dataplane/compile/fixtures.js";
+import { egressNodeViews } from "../../../src/dataplane/compile/fixtures.js";
 import { compileMulticastProgram } from "../../../src/dataplane/compile/multicast.js";
 import { compileNodeProgram } from "../../../src/dataplane/compile/node-program.js";
 import { compilePolicyProgram } from "../../../src/dataplane/compile/policy/compile.js";
@@ -32,34 +32,7 @@ const list = (ns: string, family: string, table: string) =>
     encoding: "utf8",
   }).replace(/\s*# handle \d+/g, "");
 
-const here = (ip: string, iface?: string) => ({
-  ip,
-  node: "n1",
-  nodeIP: "192.168.126.11",
-  ...(iface ? { interface: iface } : {}),
-});
-const there = (ip: string) => ({ ip, node: "n2", nodeIP: "192.168.126.12" });
-
-const NODE_SCRIPTS = () =>
-  [
-    smallNodeView([], ["10.128.0.5"], false),
-    smallNodeView(
-      [{ name: "e", ips: [here("192.168.126.102")], podIPs: ["10.128.0.5", "10.128.2.9"] }],
-      ["10.128.0.5"],
-      false,
-    ),
-    smallNodeView(
-      [{ name: "e", ips: [there("192.168.126.102")], podIPs: ["10.128.0.5"] }],
-      ["10.128.0.5"],
-      false,
-    ),
-    smallNodeView(
-      [{ name: "e", ips: [here("192.168.12.50", "eth1")], podIPs: ["10.128.0.5", "10.128.2.9"] }],
-      ["10.128.0.5"],
-      true,
-    ),
-    smallNodeView([], [], false),
-  ].map((v) => compileNodeProgram(v).nft);
+const NODE_SCRIPTS = () => egressNodeViews().map((v) => compileNodeProgram(v).nft);
 
 const POLICY_SCRIPTS = () => [1, 2, 3, 4, 5].map((seed) => compilePolicyProgram(randomCase(seed).view).nft);
 
