@@ -14,7 +14,7 @@
 // (default: it halved p50 and cut p99 by ~40% here; needs <out>/bin/nft-helper from
 // scripts/build-native.mjs, else it falls back to spawning nft and the output says so);
 // spawn = RealNft, one `nft -f -` process per change (what the numbers before 2026-11-22 used).
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +48,7 @@ import type { NftExecer } from "../../src/dataplane/nft/execer.js";
 import { RealNft } from "../../src/dataplane/nft/execer.js";
 import { PersistentNft } from "../../src/dataplane/nft/persistent.js";
 import { logger } from "../../src/util/log.js";
+import { runInScratchNamespace } from "../scratch-netns.js";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -230,17 +231,7 @@ new PerformanceObserver((l) => {
 
 // The agent runs inside its node's namespace and spawns `nft` there directly: so does this benchmark.
 // The outer process creates the scratch namespace, runs itself inside it (`--inside`) and deletes it.
-if (!process.argv.includes("--inside")) {
-  const ns = `egpa-${Math.random().toString(36).slice(2, 7)}-bench`;
-  execFileSync("ip", ["netns", "add", ns]);
-  try {
-    const self = [...process.execArgv, process.argv[1]!, ...process.argv.slice(2), "--inside"];
-    const r = spawnSync("ip", ["netns", "exec", ns, process.execPath, ...self], { stdio: "inherit" });
-    process.exitCode = r.status ?? 1;
-  } finally {
-    execFileSync("ip", ["netns", "del", ns]);
-  }
-} else await inside();
+await runInScratchNamespace("egpa", inside);
 
 async function inside(): Promise<void> {
   const ipn = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" });

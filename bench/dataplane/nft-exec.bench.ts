@@ -12,7 +12,7 @@
 // runs inside its node's namespace. The helper must be built (node scripts/build-native.mjs --out <out>).
 // Run after building: node <out>/bench/dataplane/nft-exec.bench.js [--pods N] [--egressips N] [--runs N]
 //   [--gap MS]
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { compileNodeProgram } from "../../src/dataplane/compile/node-program.js";
@@ -20,6 +20,7 @@ import type { EgressIPView, NodeView } from "../../src/dataplane/compile/types.j
 import { type NftExecer, RealNft } from "../../src/dataplane/nft/execer.js";
 import { elementDelta } from "../../src/dataplane/nft/incremental.js";
 import { PersistentNft } from "../../src/dataplane/nft/persistent.js";
+import { runInScratchNamespace } from "../scratch-netns.js";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -94,17 +95,7 @@ function view(pods: number): NodeView {
   };
 }
 
-if (!process.argv.includes("--inside")) {
-  const ns = `egnx-${Math.random().toString(36).slice(2, 7)}-bench`;
-  execFileSync("ip", ["netns", "add", ns]);
-  try {
-    const self = [...process.execArgv, process.argv[1]!, ...process.argv.slice(2), "--inside"];
-    const r = spawnSync("ip", ["netns", "exec", ns, process.execPath, ...self], { stdio: "inherit" });
-    process.exitCode = r.status ?? 1;
-  } finally {
-    execFileSync("ip", ["netns", "del", ns]);
-  }
-} else await inside();
+await runInScratchNamespace("egnx", inside);
 
 async function inside(): Promise<void> {
   const ipn = (...args: string[]) => execFileSync("ip", args, { stdio: "pipe" });
