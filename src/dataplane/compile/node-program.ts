@@ -635,20 +635,6 @@ export function renderModel(m: NodeModel): string {
   });
 }
 
-/**
- * `script` (a node program rendered by compileNodeProgram) with the drop counter starting from
- * `counters` instead of the values it was compiled with. Lets a caller compile first and read the
- * kernel's counter only when it really replaces the whole table (an element delta keeps it).
- */
-export function withCounterValues(script: string, counters: CompileOptions["counters"]): string {
-  const head = `\tcounter ${REMOTE_EGRESS_DROP_COUNTER} {\n\t\tpackets `;
-  const at = script.indexOf(head);
-  if (at < 0) return script;
-  const end = script.indexOf("\n", at + head.length);
-  const c = counterValue(counters?.[REMOTE_EGRESS_DROP_COUNTER]);
-  return `${script.slice(0, at)}${head}${c.packets} bytes ${c.bytes}${script.slice(end)}`;
-}
-
 /** One SNAT map per interface holding egress IPs (name from the interface, made unique), sorted. */
 export function snatMaps(byDev: ReadonlyMap<string, ReadonlyMap<number, number>>): SnatMap[] {
   return snatMapNames([...byDev.keys()]).map(({ dev, name }) => {
