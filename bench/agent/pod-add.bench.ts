@@ -20,7 +20,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import * as k8s from "@kubernetes/client-node";
-import { DataplaneSync, type InformerSource } from "../../src/agent/dataplane-sync.js";
+import { DataplaneSync, type InformerSource, VIEW_KINDS } from "../../src/agent/dataplane-sync.js";
 import {
   buildNodeView,
   type ClusterSource,
@@ -33,7 +33,6 @@ import {
   endpointsType,
   hostSubnetType,
   namespaceType,
-  netNamespaceType,
   nodeType,
   podType,
   serviceType,
@@ -354,17 +353,7 @@ async function inside(): Promise<void> {
 
     // The view alone at this scale: incremental update for one pod event vs. the full rebuild.
     const inf = informers;
-    const lists = new Map<string, ResourceType>([
-      ["hostSubnets", hostSubnetType],
-      ["nodes", nodeType],
-      ["clusterNetworks", clusterNetworkType],
-      ["namespaces", namespaceType],
-      ["egressIPs", egressIPType],
-      ["services", serviceType],
-      ["endpoints", endpointsType],
-      ["netNamespaces", netNamespaceType],
-      ["pods", podType],
-    ]);
+    const lists = new Map<string, ResourceType>([...VIEW_KINDS, ["pods", podType]]);
     const src = (): ClusterSource => ({
       nodeName: "n1",
       bridge: "egbr0",

@@ -92,7 +92,7 @@ export interface InformerSource {
 }
 
 /** The resource each kind of the node view is read from. */
-const VIEW_KINDS: [ViewKind, ResourceType][] = [
+export const VIEW_KINDS: [ViewKind, ResourceType][] = [
   ["hostSubnets", hostSubnetType],
   ["nodes", nodeType],
   ["clusterNetworks", clusterNetworkType],

@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { smallNodeView } from "../compile/fixtures.js";
 import { compileNodeProgram } from "../compile/node-program.js";
 import type { NodeView } from "../compile/types.js";
 import { NftError, RealNft } from "./execer.js";
@@ -247,48 +248,21 @@ describe("PersistentNft with the real nft-helper", { skip }, () => {
 
   test("produces the same ruleset as RealNft for the same scripts", async () => {
     await reset();
-    const view = (pods: number): NodeView => ({
-      node: {
-        name: "n1",
-        nodeIP: "192.168.126.11",
-        podSubnet: "10.128.0.0/23",
-        bridge: "egbr0",
-        interfaces: [{ name: "eth0", address: "192.168.126.11/18" }],
-      },
-      nodes: [
-        { name: "n1", nodeIP: "192.168.126.11", podSubnet: "10.128.0.0/23" },
-        { name: "n2", nodeIP: "192.168.126.12", podSubnet: "10.128.2.0/23" },
-      ],
-      clusterCIDRs: ["10.128.0.0/14"],
-      serviceCIDR: "172.30.0.0/16",
-      localPods: Array.from({ length: pods }, (_, i) => ({
-        namespace: "a",
-        name: `p${i}`,
-        ip: `10.128.0.${i + 2}`,
-      })),
-      services: [
-        {
-          namespace: "a",
-          name: "web",
-          clusterIP: "172.30.0.10",
-          ports: [{ port: 80, protocol: "TCP", targetPort: 8080 }],
-          endpoints: [{ ip: "10.128.0.2" }, { ip: "10.128.2.7" }],
-        },
-      ],
-      egressIPs: [
-        {
-          name: "e1",
-          ips: [{ ip: "192.168.126.102", node: "n1", nodeIP: "192.168.126.11" }],
-          podIPs: Array.from({ length: pods }, (_, i) => `10.128.0.${i + 2}`),
-        },
-        {
-          name: "e2",
-          ips: [{ ip: "192.168.126.103", node: "n2", nodeIP: "192.168.126.12" }],
-          podIPs: ["10.128.2.9"],
-        },
-      ],
-      projectEgress: [],
-    });
+    const view = (pods: number): NodeView => {
+      const ips = Array.from({ length: pods }, (_, i) => `10.128.0.${i + 2}`);
+      return smallNodeView(
+        [
+          { name: "e1", ips: [{ ip: "192.168.126.102", node: "n1", nodeIP: "192.168.126.11" }], podIPs: ips },
+          {
+            name: "e2",
+            ips: [{ ip: "192.168.126.103", node: "n2", nodeIP: "192.168.126.12" }],
+            podIPs: ["10.128.2.9"],
+          },
+        ],
+        ips,
+        false,
+      );
+    };
     const first = compileNodeProgram(view(5)).nft;
     const second = compileNodeProgram(view(9)).nft;
     const delta = elementDelta(first, second);
