@@ -8,7 +8,7 @@
 // the median bits/s of each setup and their ratios (targets: node programs ≥ 0.95 of no rules, policy
 // ≥ 0.9 of none), and the TCP connection-setup rate per setup.
 //   node dist/bench/dataplane/throughput.bench.js [--runs 5] [--seconds 2] [--pods 10000] [--connects 300]
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { applyNodeProgram } from "../../src/dataplane/apply.js";
 import { compileNodeProgram } from "../../src/dataplane/compile/node-program.js";
 import { compilePolicyProgram } from "../../src/dataplane/compile/policy/compile.js";
@@ -164,7 +164,6 @@ function iperf(ns: string, server: string): number {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("needs root (network namespaces)");
   const lab = new NetLab();
-  const servers: { kill: (s: NodeJS.Signals) => boolean }[] = [];
   try {
     lab.up();
     const n1: LabNode = lab.node("n1", N1.nodeIP, N1.podSubnet, "10.128.0.1");
@@ -191,10 +190,7 @@ async function main(): Promise<void> {
         ipGone(n1.ns, "rule", "del", "priority", "100");
       }
     };
-    for (const ns of [ext, p2.ns]) {
-      const s = spawn("ip", ["netns", "exec", ns, "iperf3", "-s"], { stdio: "ignore" });
-      servers.push(s);
-    }
+    for (const ns of [ext, p2.ns]) lab.spawnIn(ns, ["iperf3", "-s"]);
     const extEcho = await lab.echoServer(ext);
     const podEcho = await lab.echoServer(p2.ns);
     await new Promise((r) => setTimeout(r, 300));
@@ -326,7 +322,6 @@ async function main(): Promise<void> {
       ),
     );
   } finally {
-    for (const s of servers) s.kill("SIGKILL");
     lab.destroy();
   }
 }

@@ -15,6 +15,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
+import { cleanupOnSignal } from "../../test/e2e/support/on-signal.js";
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -111,6 +112,10 @@ async function main(): Promise<void> {
   // "Accepted connection from A, port N": who the server saw, per test.
   let serverLog = "";
   server.stdout.on("data", (d: Buffer) => (serverLog += d.toString()));
+  const unregister = cleanupOnSignal(() => {
+    server.kill();
+    cleanup();
+  });
   const peers = () => [...serverLog.matchAll(/Accepted connection from ([\d.]+)/g)].map((m) => m[1]!);
   try {
     await new Promise((r) => setTimeout(r, 300));
@@ -161,6 +166,7 @@ async function main(): Promise<void> {
       `median ratio router/direct: ${summary.medianRatio.toFixed(3)} (target ≥ 0.95)\n${JSON.stringify(summary)}\n`,
     );
   } finally {
+    unregister();
     server.kill();
     cleanup();
   }

@@ -2,10 +2,12 @@
 // a fabric namespace with one bridge (the 192.168.126.0/18 host network), node namespaces plugged into
 // it with `eth0`, pod namespaces plugged into a bridge in their node namespace, and an external host.
 // Every name carries a random tag (`egdp-<tag>-...`) and destroy() deletes every namespace created,
-// also after failures. Never touches the root namespace beyond creating/deleting these namespaces
+// also after failures and when the process is interrupted (SIGINT/SIGTERM/SIGHUP between up() and
+// destroy()). Never touches the root namespace beyond creating/deleting these namespaces
 // (veth peers are moved into namespaces right away).
 import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { cleanupOnSignal } from "../support/on-signal.js";
 
 export function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, {
@@ -37,6 +39,7 @@ export class NetLab {
   private readonly namespaces: string[] = [];
   private readonly children: { pid?: number; kill: (s: NodeJS.Signals) => boolean }[] = [];
   private vethSeq = 0;
+  private unregisterSignals: (() => void) | undefined;
 
   private addNs(suffix: string): string {
     const ns = `egdp-${this.tag}-${suffix}`;
@@ -48,6 +51,7 @@ export class NetLab {
 
   /** Creates the fabric namespace and its bridge. */
   up(): void {
+    this.unregisterSignals ??= cleanupOnSignal(() => this.destroy());
     this.addNs("fab");
     ipn(this.fabric, "link", "add", "br0", "type", "bridge");
     ipn(this.fabric, "link", "set", "br0", "up");
@@ -88,6 +92,11 @@ export class NetLab {
     ipn(ns, "link", "set", "eth0", "up");
     ipn(ns, "route", "add", "default", "via", node.gateway);
     return { name, ns, ip, node };
+  }
+
+  /** Starts a long-running command inside `ns` (a server); destroy() kills it. */
+  spawnIn(ns: string, argv: string[]): void {
+    this.children.push(spawn("ip", ["netns", "exec", ns, ...argv], { stdio: "ignore" }));
   }
 
   /** Starts echo-server.js inside `ns` and resolves with its port. */
@@ -158,6 +167,8 @@ export class NetLab {
   }
 
   destroy(): void {
+    this.unregisterSignals?.();
+    this.unregisterSignals = undefined;
     for (const c of this.children) {
       try {
         c.kill("SIGKILL");
