@@ -3,9 +3,11 @@ import { describe, it } from "node:test";
 import { FakeNft } from "../../nft/fake.js";
 import {
   adminTableScript,
+  BASE_CHAIN,
   CompileError,
   compilePolicyProgram,
   compileWithResolved,
+  LIVE_SET,
   type PolicyCompileOptions,
 } from "./compile.js";
 import { baseView, bigFirewallView, num, pod } from "./fixtures.js";
@@ -502,8 +504,53 @@ describe("egress firewall", () => {
       assert.deepEqual([elements("fw_b_addr"), elements("fw_b_ports")], [2, 1]);
       assert.deepEqual(last("b").action, { kind: "verdict", verdict: { kind: "accept" } });
       assert.match(p.nft, /\t\tip daddr vmap @fw_a_addr\n\t\tdrop\n/);
-      assert.match(p.nft, /\t\tip daddr vmap @fw_b_addr\n\t\taccept\n/);
+      // The final accept is what a map miss reaches: guarded (LIVE_SET); the final drop is not.
+      assert.match(p.nft, /\t\tip daddr vmap @fw_b_addr\n\t\tip saddr != @live drop\n\t\taccept\n/);
       assert.doesNotMatch(p.nft, /9\.0\.0\.0\/8 \. tcp \. 443/);
+    });
+
+    it("fail-closed guards: before every accept a lookup miss reaches, nowhere else", () => {
+      const guard = {
+        match: [{ kind: "lookup", key: "saddr", set: LIVE_SET, neg: true }],
+        action: { kind: "verdict", verdict: { kind: "drop" } },
+      };
+      const live = p.ir.sets.find((x) => x.name === LIVE_SET)!;
+      assert.deepEqual(
+        live.elements.map((e) => e.addr),
+        [{ start: 0, end: 0xffffffff }],
+      );
+      assert.match(
+        p.nft,
+        /\tset live \{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = \{\n\t\t\t0\.0\.0\.0\/0\n/,
+      );
+      const base = p.ir.chains.find((c) => c.name === BASE_CHAIN)!;
+      assert.deepEqual(base.rules.at(-1), guard, "the base chain ends with the guard (its policy is accept)");
+      for (const c of p.ir.chains) {
+        c.rules.forEach((r, i) => {
+          const isGuard = JSON.stringify(r) === JSON.stringify(guard);
+          const next = c.rules[i + 1];
+          if (isGuard && c !== base)
+            assert.deepEqual(
+              next?.action,
+              { kind: "verdict", verdict: { kind: "accept" } },
+              `${c.name}: a guard precedes an accept`,
+            );
+          // An unconditional accept in a chain other than the base chain is always guarded.
+          if (
+            c !== base &&
+            r.match.length === 0 &&
+            r.action.kind === "verdict" &&
+            r.action.verdict.kind === "accept"
+          )
+            assert.deepEqual(c.rules[i - 1], guard, `${c.name}: unguarded final accept`);
+        });
+      }
+      assert.deepEqual(last("a").action, { kind: "verdict", verdict: { kind: "drop" } });
+      const a = p.ir.chains.find((c) => c.name === "fw/a")!;
+      assert.ok(
+        !a.rules.some((r) => JSON.stringify(r) === JSON.stringify(guard)),
+        "a final drop needs no guard",
+      );
     });
 
     it("verdicts and deciding rules equal the reference at every rule boundary", () => {

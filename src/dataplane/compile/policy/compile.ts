@@ -583,6 +583,8 @@ export function compileWithResolved(
         sets.push({ name, key: "daddr", interval: true, map: true, elements: split.rendered });
         body.push({ match: [], action: { kind: "vmap", key: "daddr", map: name }, ...attribution });
       }
+      // A final accept is the verdict of a map miss: guarded (see LIVE_SET).
+      if (split.majority === "accept") body.push(liveGuard());
       body.push({
         match: [],
         action: verdict(split.majority),
@@ -608,6 +610,9 @@ export function compileWithResolved(
     ],
     action: { kind: "verdict", verdict: { kind: "jump", chain: "egress-firewall" } },
   });
+  // Last: a packet reaching the chain's end (policy accept) has missed every lookup above.
+  fwd.push(liveGuard());
+  sets.push({ name: LIVE_SET, key: "saddr", interval: true, map: false, elements: [{ addr: ALL }] });
   stats.fwNamespaces = byNs.size;
   stats.fwPods = fwPods.length;
   stats.fwElements = fwElements;
@@ -846,6 +851,26 @@ function sortedAddrs(addrs: Iterable<number>): number[] {
   return out;
 }
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/**
+ * Fail closed for packets that outlive their generation (docs/policy.md, "Packets that outlive their
+ * generation"). The agent writes each program as a new generation of the table's sets, maps and
+ * chains and deletes a generation one update after it was replaced (nft/generations.ts). The kernel
+ * reads a packet's chain rules once, when it enters the base chain, but checks set elements against
+ * the generation current at each lookup. A packet held up in the chains (a stalled vCPU) across two
+ * updates therefore runs rules whose sets are already gone: every lookup misses, and a miss that ends
+ * in `accept` (the base chain's policy, a firewall's majority verdict) would let it through. Every
+ * such accept is guarded by a lookup in this set, which holds every IPv4 address for as long as its
+ * generation lives: `ip saddr != @live drop` lets every packet pass while the set exists and drops
+ * it once the generation's objects are deleted. Verdicts from elements that were found need no guard:
+ * a hit is an answer of a set that exists. Cost: one lookup per new flow (established flows are
+ * accepted before it).
+ */
+export const LIVE_SET = "live";
+const liveGuard = (): IrRule => ({
+  match: [{ kind: "lookup", key: "saddr", set: LIVE_SET, neg: true }],
+  action: verdict("drop"),
+});
+
 const verdict = (kind: "accept" | "drop" | "return"): IrRule["action"] => ({
   kind: "verdict",
   verdict: { kind },
