@@ -300,6 +300,7 @@ describe("compileNodeProgram: EgressIP", () => {
       "ct direction original ct mark and 0x0fff0000 != 0 ct mark and 0x0fff0000 @live_marks meta mark set ct mark return",
       "ct direction original ct mark and 0x0fff0000 != 0 goto egress-repath",
       "ct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
+      "ct state new ip saddr != @live drop",
     ]);
   });
 
@@ -377,6 +378,36 @@ describe("compileNodeProgram: project egress (openshift-sdn)", () => {
     assert.deepEqual(el("dropped_pods"), ["10.128.0.9"]);
     assert.ok(rules("forward")?.includes("ip saddr @dropped_pods ip daddr != @cluster_dsts drop"));
     assert.deepEqual(el("egress_pods"), []);
+  });
+
+  it("fails closed for packets of a deleted generation: every prerouting/forward chain ends in the guard", async () => {
+    const guard = "ct state new ip saddr != @live drop";
+    const { nft, el, rules } = await compile(view({ projectEgress: [project({ kind: "dropped" })] }));
+    assert.deepEqual(el("live"), ["0.0.0.0/0"]);
+    for (const chain of ["egress-mark", "forward"]) assert.equal(rules(chain)?.at(-1), guard, chain);
+    const pkt = (saddr: string, established = false): TracePacket => ({
+      saddr,
+      daddr: "192.168.126.200",
+      oifname: "eth0",
+      established,
+    });
+    const fwd = (p: TracePacket) => traceChain(nft, "inet", TABLE_NAME, "forward", p);
+    assert.deepEqual(fwd(pkt("10.128.0.9")), { verdict: "drop", counters: [] }, "the dropped project");
+    assert.deepEqual(fwd(pkt("10.128.0.5")), { verdict: "accept" }, "any other pod: the guard passes it");
+    // What a packet still running a deleted generation's rules sees: its sets without elements. The
+    // dropped pod is no longer found in dropped_pods, and only the guard stops its new flow.
+    await nft.apply(`flush set inet ${TABLE_NAME} dropped_pods\nflush set inet ${TABLE_NAME} live\n`);
+    assert.deepEqual(
+      fwd(pkt("10.128.0.9")),
+      { verdict: "drop", counters: [] },
+      "stale: dropped by the guard",
+    );
+    assert.deepEqual(fwd(pkt("10.128.0.5")), { verdict: "drop", counters: [] }, "stale new flow: dropped");
+    assert.deepEqual(
+      fwd(pkt("10.128.0.5", true)),
+      { verdict: "accept" },
+      "established flows are not checked",
+    );
   });
 });
 
@@ -703,6 +734,7 @@ describe("compileNodeProgram: egress IPs on a secondary NIC leave through it", (
     assert.deepEqual(rules("egress-nic"), [
       "ct direction original ct mark and 0xf0000000 == 0x10000000 meta mark set meta mark or 0x10000000 return",
       "ct state new ct mark and 0x0fff0000 == 0 ip daddr != @cluster_dsts ip saddr @egressip_snat_eth1 ct mark set ct mark or 0x10000000 meta mark set meta mark or 0x10000000",
+      "ct state new ip saddr != @live drop",
     ]);
     assert.ok(p.nft.includes('oifname "eth1" snat ip to ip saddr map @egressip_snat_eth1'));
     assert.deepEqual(p.ip.addresses, [{ dev: "eth1", address: "192.168.12.50/32", label: "eth1:eg" }]);

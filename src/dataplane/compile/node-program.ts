@@ -735,11 +735,22 @@ function renderTable(r: RenderInput): string {
   // same egress IP), or dropped when its path is now local (a flow cannot be NATed mid-stream here).
   const live = [...new Set([...r.chains.values()].flat().filter((p) => p !== 0))].sort(byNumber);
   block("set live_marks", ["\t\ttype mark", ...elements(live.map((p) => hex(p << MARK_SHIFT)))]);
+  // Fail closed for packets that outlive their generation (docs/dataplane.md, "Packets that outlive
+  // their generation"; the mechanism in docs/policy.md): a packet that entered a base chain two
+  // table updates ago still runs that generation's rules, but its sets are deleted and every lookup
+  // misses. A miss in egress_pods would send an EgressIP pod's new flow out masqueraded to the node
+  // address, a miss in a NIC's SNAT map out of the wrong interface, a miss in dropped_pods let a
+  // dropped project's pod out. `live` holds every IPv4 address while its generation exists, so the
+  // guard ending those chains never drops then and drops every such stale new flow once it is gone.
+  // Only new flows are checked: these chains see every packet.
+  block("set live", ["\t\ttype ipv4_addr", "\t\tflags interval", ...elements(["0.0.0.0/0"])]);
+  const guard = "\t\tct state new ip saddr != @live drop";
   block("chain egress-mark", [
     "\t\ttype filter hook prerouting priority mangle; policy accept;",
     `\t\tct direction original ${markRoute} != 0 ${markRoute} @live_marks meta mark set ct mark return`,
     `\t\tct direction original ${markRoute} != 0 goto egress-repath`,
     "\t\tct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
+    guard,
   ]);
   block("chain egress-repath", [
     `\t\tct mark set ct mark and ${hex(~MARK_MASK >>> 0)}`,
@@ -768,6 +779,7 @@ function renderTable(r: RenderInput): string {
     block("chain egress-nic", [
       `\t\ttype filter hook prerouting priority ${NIC_CHAIN_PRIORITY}; policy accept;`,
       ...nicRules,
+      guard,
     ]);
   }
   for (const name of [...r.chains.keys()].sort()) {
@@ -809,6 +821,7 @@ function renderTable(r: RenderInput): string {
     // A ClusterIP still being the destination here means no endpoint took it.
     `\t\tip daddr ${formatV4CIDR(r.serviceCIDR)} reject`,
     "\t\tip saddr @dropped_pods ip daddr != @cluster_dsts drop",
+    guard,
   ]);
   block("chain snat-postrouting", [
     "\t\ttype nat hook postrouting priority srcnat; policy accept;",
