@@ -134,3 +134,29 @@ test("EOFs pass through as half closes in both directions", async () => {
   socket.destroy();
   assert.equal(text, "got 100000 bytes");
 });
+
+test("an origin that writes and closes at once: the client gets every byte, then a clean EOF", async () => {
+  // The proxy closes the client's socket right after the origin's EOF when nothing is queued in
+  // Node; the kernel must still deliver what it holds, in order, and end with FIN (no reset).
+  const body = Buffer.alloc(3 * TUNNEL_BUFFER_SIZE + 12_345);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 7) & 255;
+  const port = await origin((s) => {
+    s.on("error", () => {});
+    s.end(body);
+  });
+  for (let round = 0; round < 20; round++) {
+    const { socket, rest } = await tunnel(port);
+    const chunks: Buffer[] = [rest];
+    const outcome = await new Promise<string>((resolve) => {
+      socket.on("data", (c: Buffer) => chunks.push(c));
+      socket.on("end", () => resolve("end"));
+      socket.on("error", (e) => resolve(`error ${e.message}`));
+      socket.resume();
+    });
+    socket.destroy();
+    assert.equal(outcome, "end", `round ${round}`);
+    const got = Buffer.concat(chunks);
+    assert.equal(got.length, body.length, `round ${round}`);
+    assert.ok(got.equals(body), `round ${round}: bytes differ`);
+  }
+});

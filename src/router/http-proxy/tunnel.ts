@@ -88,7 +88,15 @@ export function joinTunnel(client: Duplex, origin: OriginSocket, head: Buffer, e
   });
   upstream.on("drain", () => client.resume());
   client.on("end", () => upstream.end());
-  upstream.on("end", () => client.end());
+  // The origin's EOF ends the tunnel both ways: its socket then ends our side too (allowHalfOpen
+  // is off), so nothing the client still sends could reach it. When every byte for the client has
+  // been handed to the kernel, closing the client's socket now sends its FIN at once, behind those
+  // bytes; end() would wait for libuv's shutdown, which runs a loop turn later (the close phase in
+  // docs/benchmarks.md). Bytes still queued in Node: end() after them.
+  upstream.on("end", () => {
+    if (client.writableLength === 0) client.destroy();
+    else client.end();
+  });
   // When the origin is gone, the client gets the bytes still queued for it and is then closed
   // (a client may keep its half of the connection open forever); an origin that failed drops it.
   upstream.on("close", (hadError: boolean) => {
