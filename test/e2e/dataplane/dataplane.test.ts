@@ -3,7 +3,6 @@
 // Programs are applied with the real execers (nft -f, ip -batch, arping, sysctl inside each node
 // namespace). Needs root and nft; skipped otherwise. All namespaces are deleted in after().
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { applyNodeProgram } from "../../../src/dataplane/apply.js";
 import {
@@ -24,22 +23,10 @@ import { RealIp } from "../../../src/dataplane/ip/execer.js";
 import { readCounters } from "../../../src/dataplane/nft/counters.js";
 import { NftError, RealNft } from "../../../src/dataplane/nft/execer.js";
 import { currentGenerationListing } from "../../../src/dataplane/nft/generations.js";
+import { rootSkip } from "../support/root-skip.js";
 import { type LabNode, type LabPod, NetLab, sh } from "./netlab.js";
 
-function hasTool(t: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip =
-  process.getuid?.() !== 0
-    ? "needs root (network namespaces)"
-    : !hasTool("nft") || !hasTool("arping")
-      ? "needs nft and arping"
-      : false;
+const skip = rootSkip(["nft", "arping"]);
 
 const EXT = "192.168.126.200";
 const EIP_A = "192.168.126.10";

@@ -14,17 +14,9 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import { RealNft } from "../../../src/dataplane/nft/execer.js";
 import { GenerationalTable } from "../../../src/dataplane/nft/generations.js";
+import { rootSkip } from "../support/root-skip.js";
 
-function hasTool(t: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip =
-  process.getuid?.() !== 0 ? "needs root (network namespaces)" : !hasTool("nft") ? "needs nft" : false;
+const skip = rootSkip(["nft"]);
 
 const id = Math.random().toString(36).slice(2, 6);
 const NS = { client: `gnc-${id}`, router: `gnr-${id}`, server: `gns-${id}` };

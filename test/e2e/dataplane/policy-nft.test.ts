@@ -4,9 +4,9 @@
 // bridge (br_netfilter on), two pods of different projects and an outside host: multitenant drop and
 // allow, an egress firewall Allow and Deny, and an admin-output counter that sees only pod → outside
 // packets; (3) the fail-closed guards (docs/policy.md, "Packets that outlive their generation"): with
-// the `live` set emptied, every new flow is dropped. Needs root and nft; skipped otherwise. Every namespace is deleted in after().
+// the `live` set emptied, every new flow is dropped. Needs root and nft; skipped otherwise. Every
+// namespace is deleted in after().
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import {
   adminTableScript,
@@ -22,18 +22,10 @@ import {
 } from "../../../src/dataplane/compile/policy/fixtures.js";
 import type { EgressFirewallView, PolicyView } from "../../../src/dataplane/compile/policy/types.js";
 import { RealNft } from "../../../src/dataplane/nft/execer.js";
+import { rootSkip } from "../support/root-skip.js";
 import { type LabNode, type LabPod, NetLab, sh } from "./netlab.js";
 
-function hasTool(t: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip =
-  process.getuid?.() !== 0 ? "needs root (network namespaces)" : !hasTool("nft") ? "needs nft" : false;
+const skip = rootSkip(["nft"]);
 
 const EXT = "192.168.126.200";
 

@@ -15,21 +15,9 @@ import { compileNodeProgram } from "../../../src/dataplane/compile/node-program.
 import type { PolicyNamespace, PolicyView } from "../../../src/dataplane/compile/policy/types.js";
 import { RealNft } from "../../../src/dataplane/nft/execer.js";
 import { logger } from "../../../src/util/log.js";
+import { rootSkip } from "../support/root-skip.js";
 
-function hasTool(t: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${t}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip =
-  process.getuid?.() !== 0
-    ? "needs root (network namespaces)"
-    : !hasTool("nft") || !hasTool("bridge")
-      ? "needs nft and bridge (iproute2)"
-      : false;
+const skip = rootSkip(["nft", "bridge"]);
 
 const sh = (cmd: string, args: string[]) =>
   execFileSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
