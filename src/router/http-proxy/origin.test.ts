@@ -6,23 +6,15 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
-import { parseHttpProxyDestination } from "../config/proxy.js";
-import { staticResolver } from "./resolver.js";
-import { type RunningHttpProxy, startHttpProxy } from "./server.js";
-import { type Origin, rawExchange, startOrigin } from "./testing.js";
+import type { RunningHttpProxy } from "./server.js";
+import { type Origin, rawExchange, startOpenProxy, startOrigin } from "./testing.js";
 
 let proxy: RunningHttpProxy;
 let echo: Origin;
 const servers: net.Server[] = [];
 
 before(async () => {
-  proxy = await startHttpProxy({
-    policy: parseHttpProxyDestination("*"),
-    resolver: staticResolver({}),
-    port: 0,
-    host: "127.0.0.1",
-    connectTimeoutMs: 2000,
-  });
+  proxy = await startOpenProxy();
   echo = await startOrigin("127.0.0.2", "echo");
 });
 after(async () => {

@@ -1,10 +1,25 @@
-// Test helpers for the HTTP proxy suites: origin servers on loopback addresses that count the
-// connections they receive, and a raw-socket client that sends exactly the bytes a test writes
+// Test helpers for the HTTP proxy suites: a proxy that allows every destination, origin servers on
+// loopback addresses that count the connections they receive, and a raw-socket client that sends exactly the bytes a test writes
 // (a real HTTP client would normalize the very URLs the security tests are about).
 // Used by tests only.
 
 import http from "node:http";
 import net from "node:net";
+import { parseHttpProxyDestination } from "../config/proxy.js";
+import { staticResolver } from "./resolver.js";
+import { type RunningHttpProxy, startHttpProxy } from "./server.js";
+
+/** A proxy on 127.0.0.1 (ephemeral port) that allows every destination and resolves no names:
+ *  for tests of the proxying itself. */
+export function startOpenProxy(connectTimeoutMs = 2000): Promise<RunningHttpProxy> {
+  return startHttpProxy({
+    policy: parseHttpProxyDestination("*"),
+    resolver: staticResolver({}),
+    port: 0,
+    host: "127.0.0.1",
+    connectTimeoutMs,
+  });
+}
 
 export interface Origin {
   host: string;

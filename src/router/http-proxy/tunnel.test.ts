@@ -5,22 +5,15 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import net from "node:net";
 import { after, before, test } from "node:test";
-import { parseHttpProxyDestination } from "../config/proxy.js";
-import { staticResolver } from "./resolver.js";
-import { type RunningHttpProxy, startHttpProxy } from "./server.js";
+import type { RunningHttpProxy } from "./server.js";
+import { startOpenProxy } from "./testing.js";
 import { TUNNEL_BUFFER_SIZE } from "./tunnel.js";
 
 let proxy: RunningHttpProxy;
 const servers: net.Server[] = [];
 
 before(async () => {
-  proxy = await startHttpProxy({
-    policy: parseHttpProxyDestination("*"),
-    resolver: staticResolver({}),
-    port: 0,
-    host: "127.0.0.1",
-    connectTimeoutMs: 2000,
-  });
+  proxy = await startOpenProxy();
 });
 after(async () => {
   await proxy?.close();
