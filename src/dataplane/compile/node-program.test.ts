@@ -105,6 +105,7 @@ describe("compileNodeProgram: pod network", () => {
       "ip daddr @cluster_dsts return",
       "ct mark and 0x0fff0000 != 0 return",
       'ip saddr != 10.128.0.0/23 counter name "remote_pod_egress_dropped" drop',
+      "meta nfproto != @live drop",
       'oifname != "egbr0" masquerade',
     ]);
   });
@@ -211,6 +212,7 @@ describe("compileNodeProgram: EgressIP", () => {
         [
           `ct mark set numgen random mod 2 map { 0 : ${hexMark(N2)}, 1 : ${hexMark(N3)} }`,
           "meta mark set ct mark",
+          "meta nfproto != @live drop",
         ],
       ],
       snat: [],
@@ -226,6 +228,7 @@ describe("compileNodeProgram: EgressIP", () => {
         [
           `ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N2)} }`,
           "meta mark set ct mark",
+          "meta nfproto != @live drop",
         ],
       ],
       snat: ["10.128.0.5 : 192.168.126.102", "10.128.2.7 : 192.168.126.102"],
@@ -300,7 +303,7 @@ describe("compileNodeProgram: EgressIP", () => {
       "ct direction original ct mark and 0x0fff0000 != 0 ct mark and 0x0fff0000 @live_marks meta mark set ct mark return",
       "ct direction original ct mark and 0x0fff0000 != 0 goto egress-repath",
       "ct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
-      "ct state new ip saddr != @live drop",
+      "ct state new meta nfproto != @live drop",
     ]);
   });
 
@@ -311,8 +314,9 @@ describe("compileNodeProgram: EgressIP", () => {
     // flow still carrying it is cleared and looked up again (→ n3's chain), or dropped.
     const moved = await compile(view({ egressIPs: [eip([H3()])] }));
     assert.deepEqual(moved.el("live_marks"), [hexMark(N3)]);
+    // The dead mark is not cleared first: on a miss it stays, so the flow's later packets come back
+    // here and are dropped too instead of leaving unmarked (and un-NATed) as established.
     assert.deepEqual(moved.rules("egress-repath"), [
-      "ct mark set ct mark and 0xf000ffff",
       "ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
       "drop",
     ]);
@@ -380,23 +384,47 @@ describe("compileNodeProgram: project egress (openshift-sdn)", () => {
     assert.deepEqual(el("egress_pods"), []);
   });
 
-  it("fails closed for packets of a deleted generation: every prerouting/forward chain ends in the guard", async () => {
-    const guard = "ct state new ip saddr != @live drop";
-    const { nft, el, rules } = await compile(view({ projectEgress: [project({ kind: "dropped" })] }));
-    assert.deepEqual(el("live"), ["0.0.0.0/0"]);
-    for (const chain of ["egress-mark", "forward"]) assert.equal(rules(chain)?.at(-1), guard, chain);
-    const pkt = (saddr: string, established = false): TracePacket => ({
+  it("fails closed for packets of a deleted generation: egress-mark, egress-nic and forward end in the guard, snat-postrouting masquerades after it", async () => {
+    const guard = "ct state new meta nfproto != @live drop";
+    const { nft, el, rules } = await compile(
+      view({
+        egressIPs: [{ name: "e", ips: [H1("192.168.12.50")], podIPs: ["10.128.0.5"] }],
+        projectEgress: [project({ kind: "dropped" })],
+      }),
+    );
+    // A hash map: the kernel deactivates a deleted map's elements, not a deleted set's (see renderTable).
+    assert.ok(nft.rules("inet", TABLE_NAME, "egress-nic"), "the secondary NIC's chain exists");
+    assert.deepEqual(el("live"), ["ipv4 : 0x00000001", "ipv6 : 0x00000001"]);
+    for (const chain of ["egress-mark", "egress-nic", "forward"])
+      assert.equal(rules(chain)?.at(-1), guard, chain);
+    const pkt = (saddr: string, established = false, oifname = "eth0"): TracePacket => ({
       saddr,
       daddr: "192.168.126.200",
-      oifname: "eth0",
+      oifname,
       established,
     });
     const fwd = (p: TracePacket) => traceChain(nft, "inet", TABLE_NAME, "forward", p);
+    const snat = (p: TracePacket) => traceChain(nft, "inet", TABLE_NAME, "snat-postrouting", p);
     assert.deepEqual(fwd(pkt("10.128.0.9")), { verdict: "drop", counters: [] }, "the dropped project");
     assert.deepEqual(fwd(pkt("10.128.0.5")), { verdict: "accept" }, "any other pod: the guard passes it");
-    // What a packet still running a deleted generation's rules sees: its sets without elements. The
-    // dropped pod is no longer found in dropped_pods, and only the guard stops its new flow.
-    await nft.apply(`flush set inet ${TABLE_NAME} dropped_pods\nflush set inet ${TABLE_NAME} live\n`);
+    assert.deepEqual(snat(pkt("10.128.0.5", false, "eth1")), {
+      verdict: "snat",
+      to: "192.168.12.50",
+      counters: [],
+    });
+    assert.deepEqual(snat(pkt("10.128.0.6")), { verdict: "masquerade", counters: [] }, "the guard passes it");
+    // What a packet still running a deleted generation's rules sees: its maps (and, on a kernel that
+    // deactivated set elements, its sets) without elements. Only the guards stop its new flow.
+    await nft.apply(
+      [
+        "flush set inet TABLE dropped_pods",
+        "flush map inet TABLE egressip_snat_eth1",
+        "flush map inet TABLE live",
+        "",
+      ]
+        .join("\n")
+        .replaceAll("TABLE", TABLE_NAME),
+    );
     assert.deepEqual(
       fwd(pkt("10.128.0.9")),
       { verdict: "drop", counters: [] },
@@ -408,6 +436,9 @@ describe("compileNodeProgram: project egress (openshift-sdn)", () => {
       { verdict: "accept" },
       "established flows are not checked",
     );
+    const stale = { verdict: "drop", counters: [] };
+    assert.deepEqual(snat(pkt("10.128.0.5", false, "eth1")), stale, "EgressIP pod: not masqueraded");
+    assert.deepEqual(snat(pkt("10.128.0.6")), stale, "stale new flow: dropped");
   });
 });
 
@@ -548,10 +579,11 @@ describe("compileNodeProgram: remote pods never leave with this node's IP", () =
       ],
     });
     const { p, rules } = await compile(v);
-    assert.deepEqual(rules("snat-postrouting")?.slice(-4), [
+    assert.deepEqual(rules("snat-postrouting")?.slice(-5), [
       'oifname "eth0" snat ip to ip saddr map @egressip_snat_eth0',
       'oifname "eth1" snat ip to ip saddr map @egressip_snat_eth1',
       'ip saddr != 10.128.0.0/23 counter name "remote_pod_egress_dropped" drop',
+      "meta nfproto != @live drop",
       'oifname != "egbr0" masquerade',
     ]);
     assert.match(p.nft, /\n\tcounter remote_pod_egress_dropped \{\n\t\tpackets 0 bytes 0\n\t\}\n/);
@@ -734,7 +766,7 @@ describe("compileNodeProgram: egress IPs on a secondary NIC leave through it", (
     assert.deepEqual(rules("egress-nic"), [
       "ct direction original ct mark and 0xf0000000 == 0x10000000 meta mark set meta mark or 0x10000000 return",
       "ct state new ct mark and 0x0fff0000 == 0 ip daddr != @cluster_dsts ip saddr @egressip_snat_eth1 ct mark set ct mark or 0x10000000 meta mark set meta mark or 0x10000000",
-      "ct state new ip saddr != @live drop",
+      "ct state new meta nfproto != @live drop",
     ]);
     assert.ok(p.nft.includes('oifname "eth1" snat ip to ip saddr map @egressip_snat_eth1'));
     assert.deepEqual(p.ip.addresses, [{ dev: "eth1", address: "192.168.12.50/32", label: "eth1:eg" }]);
@@ -784,6 +816,7 @@ describe("compileNodeProgram: egress IPs on a secondary NIC leave through it", (
     assert.deepEqual(rules(`egress-via-0-${N2.toString(16)}`), [
       `ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N2)} }`,
       "meta mark set ct mark",
+      "meta nfproto != @live drop",
     ]);
     assert.ok(rules("egress-nic")!.some((r) => r.startsWith("ct state new ct mark and 0x0fff0000 == 0 ")));
     const prios = p.ip.rules.map((r) => [r.priority, r.fwmask]);

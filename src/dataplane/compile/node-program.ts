@@ -20,6 +20,8 @@
 //    for an EgressIP/project egress IP it believes this node holds; masquerading it would show this
 //    node's IP, which is never a valid source for it (MISSION §1, §8);
 //  - everything else from this node's pods → outside: masquerade.
+//  - a packet still in a base chain when its generation's maps are deleted (two updates later) is
+//    dropped, not let through by a missed lookup (`map live`, see renderTable).
 // Every per-packet lookup is a set/map lookup keyed by address, so the cost does not grow with the
 // number of pods or EgressIPs.
 import { containsV4, formatV4, formatV4CIDR, parseV4, parseV4CIDR, type V4CIDR } from "./ipv4.js";
@@ -736,15 +738,18 @@ function renderTable(r: RenderInput): string {
   const live = [...new Set([...r.chains.values()].flat().filter((p) => p !== 0))].sort(byNumber);
   block("set live_marks", ["\t\ttype mark", ...elements(live.map((p) => hex(p << MARK_SHIFT)))]);
   // Fail closed for packets that outlive their generation (docs/dataplane.md, "Packets that outlive
-  // their generation"; the mechanism in docs/policy.md): a packet that entered a base chain two
-  // table updates ago still runs that generation's rules, but its sets are deleted and every lookup
-  // misses. A miss in egress_pods would send an EgressIP pod's new flow out masqueraded to the node
-  // address, a miss in a NIC's SNAT map out of the wrong interface, a miss in dropped_pods let a
-  // dropped project's pod out. `live` holds every IPv4 address while its generation exists, so the
-  // guard ending those chains never drops then and drops every such stale new flow once it is gone.
-  // Only new flows are checked: these chains see every packet.
-  block("set live", ["\t\ttype ipv4_addr", "\t\tflags interval", ...elements(["0.0.0.0/0"])]);
-  const guard = "\t\tct state new ip saddr != @live drop";
+  // their generation"): a packet that entered a base chain two table updates ago still runs that
+  // generation's rules. Its lookups into the deleted hash maps miss (the kernel deactivates a deleted
+  // map's elements; a deleted set, or interval map, still answers with its old elements): a miss in
+  // egress_pods would send an EgressIP pod's new flow out masqueraded to the node address, a miss in a
+  // NIC's SNAT map out of the wrong interface, a miss in a SNAT map in snat-postrouting out
+  // masqueraded. `live` is a hash map holding both nfproto values, so the guard never drops while its
+  // generation exists and drops the stale packet once it is deleted. (An interval set holding
+  // 0.0.0.0/0 does not work: measured on 6.18, a straddling packet still finds it.) `forward` is
+  // guarded too (dropped_pods is a set, but a kernel that deactivated set elements would let a
+  // dropped project out). Only new flows are checked: these chains see every packet.
+  block("map live", ["\t\ttype nf_proto : mark", ...elements(["ipv4 : 0x00000001", "ipv6 : 0x00000001"])]);
+  const guard = "\t\tct state new meta nfproto != @live drop";
   block("chain egress-mark", [
     "\t\ttype filter hook prerouting priority mangle; policy accept;",
     `\t\tct direction original ${markRoute} != 0 ${markRoute} @live_marks meta mark set ct mark return`,
@@ -752,11 +757,11 @@ function renderTable(r: RenderInput): string {
     "\t\tct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
     guard,
   ]);
-  block("chain egress-repath", [
-    `\t\tct mark set ct mark and ${hex(~MARK_MASK >>> 0)}`,
-    "\t\tip daddr != @cluster_dsts ip saddr vmap @egress_pods",
-    "\t\tdrop",
-  ]);
+  // No clearing of the dead mark before the lookup: the chains of egress_pods overwrite the whole ct
+  // mark, and a miss must leave it, so every later packet of the flow comes here and is dropped too.
+  // Cleared, the next packets would carry no mark, be accepted as established and leave by the main
+  // table with the pod's address (no NAT is set up mid-flow).
+  block("chain egress-repath", ["\t\tip daddr != @cluster_dsts ip saddr vmap @egress_pods", "\t\tdrop"]);
   // Flows SNATed here to an egress IP on a secondary NIC leave through that NIC: new flows from pods in
   // its SNAT map (this node's pods whose path is local, and other nodes' pods rerouted here) that no
   // holder mark sends elsewhere get the NIC's mark in conntrack; later packets of the original
@@ -789,7 +794,11 @@ function renderTable(r: RenderInput): string {
       marks.length === 1
         ? `ct mark set ${marks[0]}`
         : `ct mark set numgen random mod ${marks.length} map { ${marks.map((m, i) => `${i} : ${m}`).join(", ")} }`;
-    block(`chain ${name}`, [`\t\t${set}`, "\t\tmeta mark set ct mark"]);
+    // Several holders: the anonymous map of the numgen choice is deleted with its generation, and a
+    // stale miss would leave the flow without a mark, to be masqueraded by a later generation's nat
+    // chain. The guard drops it instead (a single holder's constant mark needs no lookup).
+    const tail = marks.length === 1 ? [] : ["\t\tmeta nfproto != @live drop"];
+    block(`chain ${name}`, [`\t\t${set}`, "\t\tmeta mark set ct mark", ...tail]);
   }
 
   block("chain services", ["\t\tip daddr . meta l4proto . th dport vmap @service_ips"]);
@@ -837,6 +846,8 @@ function renderTable(r: RenderInput): string {
     // entry, so a retransmission is NATed afresh once the SNAT entry is in place. Only new flows reach
     // a nat chain, so this costs one prefix comparison per flow.
     `\t\tip saddr != ${local} counter name ${q(REMOTE_EGRESS_DROP_COUNTER)} drop`,
+    // A stale packet's SNAT-map lookups miss (see `live` above): never masquerade an EgressIP pod.
+    "\t\tmeta nfproto != @live drop",
     `\t\toifname != ${q(r.bridge)} masquerade`,
   ]);
   out.push("}");

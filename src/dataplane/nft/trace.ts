@@ -1,8 +1,9 @@
 // A virtual packet through one base chain of a FakeNft table (kube-proxy's tracer idea), so unit tests
 // can assert what a rendered program DOES to a packet, not only what it says. It knows only the match
 // and action forms the node compiler emits in its filter-forward and nat-postrouting chains (IPv4
-// address/prefix/set matches, oifname, ct mark/status/state new, snat via map, masquerade, drop, reject,
-// counter, return) and throws TraceError on anything else, so a new rule form cannot pass a test unnoticed.
+// address/prefix/set matches, meta nfproto, oifname, ct mark/status/state new, snat via map,
+// masquerade, drop, reject, counter, return) and throws TraceError on anything else, so a new rule
+// form cannot pass a test unnoticed.
 // No jumps, no conntrack: the caller states the packet's ct mark and whether it was DNATed.
 import { containsV4, parseV4, parseV4CIDR, type V4CIDR } from "../compile/ipv4.js";
 import type { FakeNft } from "./fake.js";
@@ -100,6 +101,15 @@ export function traceChain(
         const not = neg();
         const name = JSON.parse(w[i++] ?? fail("missing name")) as string;
         matched = (pkt.oifname === name) !== not;
+      } else if (t === "meta" && w[i] === "nfproto") {
+        // Traced packets are IPv4; a set/map operand matches on its keys.
+        i++;
+        const not = neg();
+        const spec = w[i++] ?? fail("missing nfproto");
+        const keys = spec.startsWith("@")
+          ? (lookup(spec.slice(1)) ?? fail(`unknown set ${spec}`)).map((e) => e.split(" : ")[0])
+          : [spec];
+        matched = keys.includes("ipv4") !== not;
       } else if (t === "ct" && w[i] === "state" && w[i + 1] === "new") {
         i += 2;
         matched = pkt.established !== true;

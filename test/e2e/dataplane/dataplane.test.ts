@@ -150,12 +150,12 @@ describe("dataplane e2e: compiled node programs with real packets", { skip, time
     assert.deepEqual(lab.probe(p1.ns, p2.ip, p2Port, 1), { seen: { [p1.ip]: 1 }, failures: 0 });
   });
 
-  it("fails closed when the generation's sets are gone: new flows through a node with an empty `live` set are dropped", async () => {
+  it("fails closed when the generation's maps are gone: new flows through a node with an empty `live` map are dropped", async () => {
     const x: Extras = { egressIPs: [{ name: "e", ips: [holder(EIP_A, nodes[1]!)], podIPs: [p1.ip] }] };
     await program(x);
     assert.deepEqual(lab.probe(p2.ns, EXT, extPort, 1), { seen: { "192.168.126.12": 1 }, failures: 0 });
     assert.deepEqual(lab.probe(p1.ns, EXT, extPort, 1), { seen: { [EIP_A]: 1 }, failures: 0 });
-    // A packet still running the rules of a deleted generation finds none of its sets' elements
+    // A packet still running the rules of a deleted generation finds none of its maps' elements
     // (docs/dataplane.md, "Packets that outlive their generation"). Emptying `live` alone on node 2
     // shows that the guards decide: every new flow through node 2's chains is refused, node 2's own
     // pod's (egress_pods missed → guard) and the one rerouted to node 2 for the egress IP alike.
@@ -170,11 +170,11 @@ describe("dataplane e2e: compiled node programs with real packets", { skip, time
       TABLE_FAMILY,
       TABLE_NAME,
     ]);
-    const live = [...listing.matchAll(/\tset (live\.g(\d+)) \{/g)].sort(
+    const live = [...listing.matchAll(/\tmap (live\.g(\d+)) \{/g)].sort(
       (a, b) => Number(b[2]) - Number(a[2]),
     )[0];
-    assert.ok(live, "a live.g<N> set in node 2's table");
-    sh("ip", ["netns", "exec", nodes[1]!.ns, "nft", "flush", "set", TABLE_FAMILY, TABLE_NAME, live[1]!]);
+    assert.ok(live, "a live.g<N> map in node 2's table");
+    sh("ip", ["netns", "exec", nodes[1]!.ns, "nft", "flush", "map", TABLE_FAMILY, TABLE_NAME, live[1]!]);
     assert.deepEqual(lab.probe(p2.ns, EXT, extPort, 1, 700), { seen: {}, failures: 1 });
     assert.deepEqual(lab.probe(p1.ns, EXT, extPort, 1, 700), { seen: {}, failures: 1 });
     await program(x);
