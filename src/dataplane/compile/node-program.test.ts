@@ -226,7 +226,8 @@ describe("compileNodeProgram: EgressIP", () => {
       chainRules: [
         "egress-via-0-e0c",
         [
-          `ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N2)} }`,
+          `ct state new ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N2)} }`,
+          `ct state != new ct mark set ${hexMark(N2)}`,
           "meta mark set ct mark",
           "meta nfproto != @live drop",
         ],
@@ -311,7 +312,7 @@ describe("compileNodeProgram: EgressIP", () => {
     const two = await compile(view({ egressIPs: [eip([H2(), H3()])] }));
     assert.deepEqual(two.el("live_marks"), [hexMark(N2), hexMark(N3)].sort());
     // The old holder n2 failed: the EgressIP now sits on n3 alone, n2's mark is no longer live, so a
-    // flow still carrying it is cleared and looked up again (→ n3's chain), or dropped.
+    // flow still carrying it is looked up again (→ n3's chain), or dropped.
     const moved = await compile(view({ egressIPs: [eip([H3()])] }));
     assert.deepEqual(moved.el("live_marks"), [hexMark(N3)]);
     // The dead mark is not cleared first: on a miss it stays, so the flow's later packets come back
@@ -325,6 +326,16 @@ describe("compileNodeProgram: EgressIP", () => {
     const local = await compile(view({ egressIPs: [eip([H1()])] }));
     assert.deepEqual(local.el("live_marks"), []);
     assert.deepEqual(local.el("egress_pods"), []);
+    // Held here and on n3: a new flow may stay here (mark 0, SNATed here); an old flow re-pathed
+    // from n2 may not (nothing here NATs it mid-stream), it goes to n3.
+    const mixed = await compile(view({ egressIPs: [eip([H1(), H3()])] }));
+    const [chain] = mixed.el("egress_pods").map((e) => e.split("goto ")[1]!);
+    assert.deepEqual(mixed.rules(chain!), [
+      `ct state new ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N3)} }`,
+      `ct state != new ct mark set ${hexMark(N3)}`,
+      "meta mark set ct mark",
+      "meta nfproto != @live drop",
+    ]);
   });
 
   it("warns about and skips bad addresses instead of failing the node", async () => {
@@ -814,7 +825,8 @@ describe("compileNodeProgram: egress IPs on a secondary NIC leave through it", (
   it("marks only flows whose path is local when the EgressIP also has a remote holder; holder rules come first", async () => {
     const { p, rules } = await compile(view({ egressIPs: [onEth1({ ips: [H1("192.168.12.50"), H2()] })] }));
     assert.deepEqual(rules(`egress-via-0-${N2.toString(16)}`), [
-      `ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N2)} }`,
+      `ct state new ct mark set numgen random mod 2 map { 0 : 0x00000000, 1 : ${hexMark(N2)} }`,
+      `ct state != new ct mark set ${hexMark(N2)}`,
       "meta mark set ct mark",
       "meta nfproto != @live drop",
     ]);

@@ -787,18 +787,28 @@ function renderTable(r: RenderInput): string {
       guard,
     ]);
   }
+  // A chain is entered by a new flow (egress-mark) or by an established one whose holder is gone
+  // (egress-repath). An established flow must not be given the local path (mark 0): it was not NATed
+  // here, nothing NATs it mid-stream, and with mark 0 its packets would leave with the pod's address.
+  // So when the paths mix this node and remote holders, established flows choose among the remote ones.
+  const choose = (paths: Path[]): string => {
+    const marks = paths.map((p) => hex(p << MARK_SHIFT));
+    return marks.length === 1
+      ? `ct mark set ${marks[0]}`
+      : `ct mark set numgen random mod ${marks.length} map { ${marks.map((m, i) => `${i} : ${m}`).join(", ")} }`;
+  };
   for (const name of [...r.chains.keys()].sort()) {
     const paths = r.chains.get(name)!;
-    const marks = paths.map((p) => hex(p << MARK_SHIFT));
+    const remote = paths.filter((p) => p !== 0);
     const set =
-      marks.length === 1
-        ? `ct mark set ${marks[0]}`
-        : `ct mark set numgen random mod ${marks.length} map { ${marks.map((m, i) => `${i} : ${m}`).join(", ")} }`;
+      remote.length < paths.length && remote.length > 0
+        ? [`\t\tct state new ${choose(paths)}`, `\t\tct state != new ${choose(remote)}`]
+        : [`\t\t${choose(paths)}`];
     // Several holders: the anonymous map of the numgen choice is deleted with its generation, and a
     // stale miss would leave the flow without a mark, to be masqueraded by a later generation's nat
     // chain. The guard drops it instead (a single holder's constant mark needs no lookup).
-    const tail = marks.length === 1 ? [] : ["\t\tmeta nfproto != @live drop"];
-    block(`chain ${name}`, [`\t\t${set}`, "\t\tmeta mark set ct mark", ...tail]);
+    const tail = paths.length === 1 ? [] : ["\t\tmeta nfproto != @live drop"];
+    block(`chain ${name}`, [...set, "\t\tmeta mark set ct mark", ...tail]);
   }
 
   block("chain services", ["\t\tip daddr . meta l4proto . th dport vmap @service_ips"]);

@@ -227,6 +227,65 @@ describe("dataplane e2e: compiled node programs with real packets", { skip, time
     assert.deepEqual(lab.probe(p2.ns, EXT, extPort, 3), { seen: { [EIP_A]: 3 }, failures: 0 });
   });
 
+  it("failover to this node plus another: flows re-pathed mid-stream go to the other holder, never out with the pod's address", async () => {
+    const [n1, n2, n3] = nodes as [LabNode, LabNode, LabNode];
+    const ext = `egdp-${lab.tag}-ext`;
+    // Counted before anything in the external host can drop it (no route back to pod addresses).
+    sh(
+      "ip",
+      ["netns", "exec", ext, "nft", "-f", "-"],
+      [
+        "table ip obs {",
+        "\tcounter pod_src {}",
+        "\tcounter node_src {}",
+        "\tchain pre {",
+        "\t\ttype filter hook prerouting priority raw; policy accept;",
+        '\t\tip saddr 10.128.0.0/14 counter name "pod_src"',
+        `\t\tip saddr { ${nodes.map((n) => n.nodeIP).join(", ")} } counter name "node_src"`,
+        "\t}",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const counted = (name: string) =>
+      Number(
+        /packets (\d+)/.exec(
+          sh("ip", ["netns", "exec", ext, "nft", "list", "counter", "ip", "obs", name]),
+        )?.[1],
+      );
+    try {
+      const sink = lab.udpPeer(ext, ["sink", EXT]);
+      const port = await sink.next();
+      const K = 12; // flows: with a 50/50 choice, all 12 landing on one side by chance is 1 in 2,048
+      const flows = lab.udpPeer(p1.ns, ["flows", EXT, port, String(K)]);
+      const round = async () => {
+        flows.send("send");
+        const answers = Number(await flows.next());
+        return { answers, sources: sink.drain().sort() };
+      };
+      // The flows start on holder n2 and are answered: established in n1's conntrack with n2's mark.
+      await program({ egressIPs: [{ name: "e", ips: [holder(EIP_A, n2)], podIPs: [p1.ip] }] });
+      assert.deepEqual(await round(), { answers: K, sources: Array(K).fill(EIP_A) });
+      // n2 fails; the EgressIP's two addresses are now held by n1 (the pod's node) and n3. n2's mark
+      // is dead on n1, so each flow is re-pathed. A new flow may stay on n1 (SNATed there), an old
+      // one may not: nothing on n1 NATs it mid-stream. All go to n3, which SNATs them afresh.
+      await program({
+        egressIPs: [{ name: "e", ips: [holder(EIP_B, n1), holder(EIP_A, n3)], podIPs: [p1.ip] }],
+      });
+      assert.deepEqual(await round(), { answers: K, sources: Array(K).fill(EIP_A) });
+      assert.equal(counted("pod_src"), 0, "no datagram left with the pod's address");
+      assert.equal(counted("node_src"), 0, "none was masqueraded to a node address");
+      // New flows do use the local holder too (the choice for new flows still includes mark 0).
+      const fresh = lab.udpPeer(p1.ns, ["flows", EXT, port, String(K)]);
+      fresh.send("send");
+      assert.equal(Number(await fresh.next()), K);
+      const seen = new Set(sink.drain());
+      assert.ok(seen.has(EIP_B) && seen.has(EIP_A), `new flows use both holders: ${[...seen]}`);
+    } finally {
+      sh("ip", ["netns", "exec", ext, "nft", "delete", "table", "ip", "obs"]);
+    }
+  });
+
   it("no holder: a stale reroute is dropped on the receiving node; the pod's own node uses its node IP", async () => {
     const [, n2, n3] = nodes as [LabNode, LabNode, LabNode];
     const none: Extras = { egressIPs: [{ name: "e", ips: [], podIPs: [p1.ip, p2.ip] }] };

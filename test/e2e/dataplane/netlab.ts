@@ -112,6 +112,39 @@ export class NetLab {
     });
   }
 
+  /** Starts udp-peer.js in `ns` with `args`: `next` waits for its next stdout line, `drain` takes the
+   *  lines read so far, `send` writes a stdin line. destroy() kills it. */
+  udpPeer(
+    ns: string,
+    args: string[],
+  ): { next: () => Promise<string>; drain: () => string[]; send: (line: string) => void } {
+    const script = fileURLToPath(new URL("./udp-peer.js", import.meta.url));
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, script, ...args], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    this.children.push(child);
+    const lines: string[] = [];
+    const waiting: ((l: string) => void)[] = [];
+    let rest = "";
+    child.stdout.on("data", (b: Buffer) => {
+      const parts = (rest + b.toString("utf8")).split("\n");
+      rest = parts.pop() ?? "";
+      for (const l of parts) {
+        const w = waiting.shift();
+        if (w) w(l);
+        else lines.push(l);
+      }
+    });
+    return {
+      next: () => {
+        const l = lines.shift();
+        return l !== undefined ? Promise.resolve(l) : new Promise((r) => waiting.push(r));
+      },
+      drain: () => lines.splice(0),
+      send: (line) => child.stdin.write(`${line}\n`),
+    };
+  }
+
   /** Runs echo-client.js in `ns`: `count` connections, returns the source addresses seen. */
   probe(
     ns: string,
