@@ -3,9 +3,8 @@
 // views) and the admin table script; (2) real TCP connections through a node namespace with a pod
 // bridge (br_netfilter on), two pods of different projects and an outside host: multitenant drop and
 // allow, an egress firewall Allow and Deny, and an admin-output counter that sees only pod → outside
-// packets; (3) the fail-closed guards (docs/policy.md, "Packets that outlive their generation"): with
-// the `live` set emptied, every new flow is dropped. Needs root and nft; skipped otherwise. Every
-// namespace is deleted in after().
+// packets. The fail-closed `live` guards have their own kernel test (test/e2e/policy/live-guard.test.ts).
+// Needs root and nft; skipped otherwise. Every namespace is deleted in after().
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
@@ -172,32 +171,5 @@ describe("policy e2e: compiled policy programs in the kernel", { skip, timeout: 
     // Re-applying the admin script does not flush the admin's chain.
     await nft.apply(adminTableScript());
     assert.equal(adminCounters().all, c1.all);
-  });
-
-  it("fails closed when the generation's sets are gone (empty `live` set)", async () => {
-    // a's firewall denies one port of EXT only: its chain's final verdict is accept (guarded); b has
-    // no firewall: its flows reach the end of the base chain (guarded).
-    const rules = [
-      {
-        type: "Deny" as const,
-        cidrSelector: `${EXT}/32`,
-        ports: [{ protocol: "TCP" as const, port: extDenied }],
-      },
-    ];
-    const program = compilePolicyProgram(view(10, [fw(rules)]));
-    await nft.apply(program.nft);
-    assert.equal(ok(pa, EXT, extAllowed), true, "a: not denied → the firewall's final accept");
-    assert.equal(ok(pa, EXT, extDenied), false, "a: the Deny rule");
-    assert.equal(ok(pb, EXT, extAllowed), true, "b: no firewall → the base chain's policy accept");
-    assert.equal(ok(pa, pb.ip, pbPort), true, "pod → pod, same netid");
-    // What a packet still running the rules of a deleted generation meets: every set of that
-    // generation without elements. Emptying `live` alone shows that the guards, not some other
-    // lookup, decide: every accept a miss can reach must now drop.
-    sh("ip", ["netns", "exec", node.ns, "nft", "flush", "set", "inet", "egress-policy", "live"]);
-    assert.equal(ok(pa, EXT, extAllowed), false, "a: the guard before the firewall's final accept");
-    assert.equal(ok(pb, EXT, extAllowed), false, "b: the guard at the end of the base chain");
-    assert.equal(ok(pa, pb.ip, pbPort), false, "pod → pod: the guard at the end of the base chain");
-    await nft.apply(program.nft);
-    assert.equal(ok(pb, EXT, extAllowed), true, "the program re-applied: open again");
   });
 });

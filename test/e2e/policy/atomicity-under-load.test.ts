@@ -114,13 +114,15 @@ test("NetworkPolicy flips between deny variants: no connection to x/a:7000 ever 
 });
 
 // This scenario used to leak: one connection in ~1000 to the denied 203.0.113.25 got through a rule
-// reorder under load (the server saw node2's address). Two causes, both fixed (docs/policy.md): the
+// reorder under load (the server saw node2's address). Two causes (docs/policy.md): the
 // agents replaced the table (delete + recreate), so a packet filtered during the commit could miss a
 // map element and fall through to accept (fixed by generational updates, src/dataplane/nft/
 // generations.ts; 2 of 24 busy-loop runs still leaked with them); and a packet held up in the chains
-// across two updates still ran the rules of a generation whose sets were gone, and every lookup miss
-// fell through to an accept (fixed by the fail-closed `live` guards, "Packets that outlive their
-// generation"). With both, 20 of 20 runs under three busy loops passed.
+// across two updates still ran the rules of a generation whose maps were gone, and a map miss fell
+// through to an accept (guarded since: "Packets that outlive their generation"). 20 of 20 runs under
+// three busy loops passed with a first guard that, as measured later, could not fire (a deleted set
+// still answers); the guard is now a lookup in a hash map `live`, whose elements a deletion
+// deactivates.
 test(
   "EgressNetworkPolicy rule orders flip: 203.0.113.25 never reached, 1.2.3.4 never refused",
   opts,

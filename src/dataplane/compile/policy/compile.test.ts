@@ -11,7 +11,7 @@ import {
   type PolicyCompileOptions,
 } from "./compile.js";
 import { baseView, bigFirewallView, num, pod } from "./fixtures.js";
-import type { PolicyOrigin } from "./ir.js";
+import type { IrRule, PolicyOrigin } from "./ir.js";
 import { referencePolicy } from "./reference.js";
 import { PolicyTraceError, type PolicyTracePacket, tracePolicy } from "./trace.js";
 import type { EgressFirewallView, LocalPodPolicy, PolicyView } from "./types.js";
@@ -505,51 +505,81 @@ describe("egress firewall", () => {
       assert.deepEqual(last("b").action, { kind: "verdict", verdict: { kind: "accept" } });
       assert.match(p.nft, /\t\tip daddr vmap @fw_a_addr\n\t\tdrop\n/);
       // The final accept is what a map miss reaches: guarded (LIVE_SET); the final drop is not.
-      assert.match(p.nft, /\t\tip daddr vmap @fw_b_addr\n\t\tip saddr != @live drop\n\t\taccept\n/);
+      assert.match(p.nft, /\t\tip daddr vmap @fw_b_addr\n\t\tmeta nfproto != @live drop\n\t\taccept\n/);
       assert.doesNotMatch(p.nft, /9\.0\.0\.0\/8 \. tcp \. 443/);
     });
 
     it("fail-closed guards: before every accept a lookup miss reaches, nowhere else", () => {
       const guard = {
-        match: [{ kind: "lookup", key: "saddr", set: LIVE_SET, neg: true }],
+        match: [{ kind: "lookup", key: "nfproto", set: LIVE_SET, neg: true }],
         action: { kind: "verdict", verdict: { kind: "drop" } },
       };
+      // A hash map (no `flags interval`): a deleted map's elements are deactivated, a deleted set's
+      // are not (docs/policy.md, "Packets that outlive their generation").
       const live = p.ir.sets.find((x) => x.name === LIVE_SET)!;
+      assert.equal(live.map, "mark");
+      assert.equal(live.interval, false);
       assert.deepEqual(
-        live.elements.map((e) => e.addr),
-        [{ start: 0, end: 0xffffffff }],
+        live.elements.map((e) => [e.nfproto, e.mark]),
+        [
+          ["ipv4", 1],
+          ["ipv6", 1],
+        ],
       );
       assert.match(
         p.nft,
-        /\tset live \{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = \{\n\t\t\t0\.0\.0\.0\/0\n/,
+        /\n\tmap live \{\n\t\ttype nf_proto : mark\n\t\telements = \{\n\t\t\tipv4 : 0x00000001,\n\t\t\tipv6 : 0x00000001\n\t\t\}\n\t\}\n/,
       );
+      assert.match(p.nft, /\n\t\tmeta nfproto != @live drop\n\t\}\n/, "the base chain's last rule");
+      assert.doesNotMatch(p.nft, /ip saddr != @live/);
+      const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+      const isGuard = (r: IrRule) => same({ ...r, match: r.match.slice(-1) }, guard);
+      const isAccept = (r: IrRule) => r.action.kind === "verdict" && r.action.verdict.kind === "accept";
       const base = p.ir.chains.find((c) => c.name === BASE_CHAIN)!;
       assert.deepEqual(base.rules.at(-1), guard, "the base chain ends with the guard (its policy is accept)");
+      // Multitenant: right after the jump, with the jump's matches (an empty chain returns at once).
+      const jump = base.rules.findIndex((r) =>
+        same(r.action, { kind: "verdict", verdict: { kind: "jump", chain: "multitenant" } }),
+      );
+      assert.deepEqual(base.rules[jump + 1], {
+        ...guard,
+        match: [...base.rules[jump]!.match, ...guard.match],
+      });
+      assert.deepEqual(
+        base.rules.flatMap((r, i) => (isGuard(r) ? [i] : [])),
+        [jump + 1, base.rules.length - 1],
+        "no other guard in the base chain",
+      );
+      const fwChain = p.ir.chains.find((c) => c.name === "egress-firewall")!;
+      assert.deepEqual(fwChain.rules[0], guard, "egress-firewall starts with the guard (DNS accept)");
       for (const c of p.ir.chains) {
+        if (c === base) continue;
         c.rules.forEach((r, i) => {
-          const isGuard = JSON.stringify(r) === JSON.stringify(guard);
           const next = c.rules[i + 1];
-          if (isGuard && c !== base)
-            assert.deepEqual(
-              next?.action,
-              { kind: "verdict", verdict: { kind: "accept" } },
+          if (isGuard(r))
+            assert.ok(
+              next && isAccept(next) && r.match.length === 1,
               `${c.name}: a guard precedes an accept`,
             );
-          // An unconditional accept in a chain other than the base chain is always guarded.
-          if (
-            c !== base &&
-            r.match.length === 0 &&
-            r.action.kind === "verdict" &&
-            r.action.verdict.kind === "accept"
-          )
-            assert.deepEqual(c.rules[i - 1], guard, `${c.name}: unguarded final accept`);
+          // Every accept in a chain other than the base chain comes after a guard; an unconditional
+          // one right after it.
+          if (isAccept(r)) {
+            assert.ok(c.rules.slice(0, i).some(isGuard), `${c.name}: unguarded accept`);
+            if (r.match.length === 0)
+              assert.deepEqual(c.rules[i - 1], guard, `${c.name}: unguarded final accept`);
+          }
         });
       }
       assert.deepEqual(last("a").action, { kind: "verdict", verdict: { kind: "drop" } });
       const a = p.ir.chains.find((c) => c.name === "fw/a")!;
-      assert.ok(
-        !a.rules.some((r) => JSON.stringify(r) === JSON.stringify(guard)),
-        "a final drop needs no guard",
+      assert.ok(!a.rules.some(isGuard), "a final drop needs no guard");
+      assert.match(
+        p.nft,
+        /\t\tip saddr @cluster_cidrs ip daddr @cluster_cidrs jump multitenant\n\t\tip saddr @cluster_cidrs ip daddr @cluster_cidrs meta nfproto != @live drop\n/,
+      );
+      assert.match(
+        p.nft,
+        /\tchain egress-firewall \{\n\t\tmeta nfproto != @live drop\n\t\tip daddr @dns_servers /,
       );
     });
 

@@ -14,6 +14,8 @@
 //     then pod address → per-namespace chain: first-match rules compiled into two disjoint verdict
 //     maps (classify.ts), so the cost per flow does not grow with the number of rules; the maps hold
 //     only the segments whose verdict differs from the chain's final (majority) verdict.
+// Fail-closed guards (`meta nfproto != @live drop`, see LIVE_SET) sit before every accept that a
+// packet outliving its generation can reach after a missed lookup.
 // Per-packet cost never grows with the number of pods, projects, policies or firewall rules.
 import { type LabelSelector, matchesLabelSelector } from "../../../api/selector.js";
 import { containsV4, maskV4, parseV4, parseV4CIDR, type V4CIDR } from "../ipv4.js";
@@ -184,7 +186,7 @@ export function compileWithResolved(
     }
     const gOrigin: PolicyOrigin = { kind: "multitenant", verdict: "allow", reason: "global" };
     sets.push(addrSet("mt_global", global.map(one), false));
-    sets.push({ name: "mt_src", key: "saddr", interval: false, map: true, elements: src });
+    sets.push({ name: "mt_src", key: "saddr", interval: false, map: "verdict", elements: src });
     for (const [netid, ips] of byNetid) {
       sets.push(addrSet(`mt_${netid}`, ips.map(one), false));
       chains.push({
@@ -224,13 +226,17 @@ export function compileWithResolved(
         },
       ],
     });
+    const podToPod: IrRule["match"] = [
+      { kind: "lookup", key: "saddr", set: "cluster_cidrs" },
+      { kind: "lookup", key: "daddr", set: "cluster_cidrs" },
+    ];
     fwd.push({
-      match: [
-        { kind: "lookup", key: "saddr", set: "cluster_cidrs" },
-        { kind: "lookup", key: "daddr", set: "cluster_cidrs" },
-      ],
+      match: podToPod,
       action: { kind: "verdict", verdict: { kind: "jump", chain: "multitenant" } },
     });
+    // A stale packet may find the multitenant chain without rules (see LIVE_SET): it would return
+    // here and an established one would be accepted by conntrack below, unchecked. Guarded.
+    fwd.push(liveGuard(podToPod));
     stats.netids = byNetid.size;
   }
 
@@ -449,7 +455,7 @@ export function compileWithResolved(
         verdict: chainOf.get(ip)!,
       }));
       const key = direction === "egress" ? "saddr" : "daddr";
-      sets.push({ name: mapName, key, interval: false, map: true, elements: podMap });
+      sets.push({ name: mapName, key, interval: false, map: "verdict", elements: podMap });
       fwd.push({ match: [], action: { kind: "vmap", key, map: mapName } });
       stats[`np${direction === "egress" ? "Egress" : "Ingress"}Groups`] = ordered.length;
       stats[`np${direction === "egress" ? "Egress" : "Ingress"}Pods`] = podMap.length;
@@ -474,6 +480,8 @@ export function compileWithResolved(
   });
   sets.push(addrSet("dns_servers", [...new Set(dns)].sort(byNumber).map(one), false));
   const fwRules: IrRule[] = [
+    // The DNS accept is reachable after a missed NetworkPolicy map lookup: guarded (see LIVE_SET).
+    liveGuard(),
     {
       match: [
         { kind: "lookup", key: "daddr", set: "dns_servers" },
@@ -572,7 +580,7 @@ export function compileWithResolved(
       const attribution = omittedPorts.length > 0 ? { omittedPorts } : {};
       if (rendered.length > 0) {
         const name = `fw_${ns}_ports`;
-        sets.push({ name, key: "daddr.l4.dport", interval: true, map: true, elements: rendered });
+        sets.push({ name, key: "daddr.l4.dport", interval: true, map: "verdict", elements: rendered });
         body.push({
           match: [{ kind: "l4proto", protos: [...L4_ORDER] }],
           action: { kind: "vmap", key: "daddr.l4.dport", map: name },
@@ -580,7 +588,7 @@ export function compileWithResolved(
       }
       if (split.rendered.length > 0) {
         const name = `fw_${ns}_addr`;
-        sets.push({ name, key: "daddr", interval: true, map: true, elements: split.rendered });
+        sets.push({ name, key: "daddr", interval: true, map: "verdict", elements: split.rendered });
         body.push({ match: [], action: { kind: "vmap", key: "daddr", map: name }, ...attribution });
       }
       // A final accept is the verdict of a map miss: guarded (see LIVE_SET).
@@ -600,7 +608,7 @@ export function compileWithResolved(
     for (const ip of local) fwPods.push({ addr: one(ip), verdict: { kind: "goto", chain } });
   }
   fwPods.sort((a, b) => a.addr.start - b.addr.start);
-  sets.push({ name: "fw_pods", key: "saddr", interval: false, map: true, elements: fwPods });
+  sets.push({ name: "fw_pods", key: "saddr", interval: false, map: "verdict", elements: fwPods });
   fwRules.push({ match: [], action: { kind: "vmap", key: "saddr", map: "fw_pods" } });
   chains.push({ name: "egress-firewall", rules: fwRules });
   fwd.push({
@@ -612,7 +620,13 @@ export function compileWithResolved(
   });
   // Last: a packet reaching the chain's end (policy accept) has missed every lookup above.
   fwd.push(liveGuard());
-  sets.push({ name: LIVE_SET, key: "saddr", interval: true, map: false, elements: [{ addr: ALL }] });
+  sets.push({
+    name: LIVE_SET,
+    key: "nfproto",
+    interval: false,
+    map: "mark",
+    elements: (["ipv4", "ipv6"] as const).map((nfproto) => ({ addr: ALL, nfproto, mark: 1 })),
+  });
   stats.fwNamespaces = byNs.size;
   stats.fwPods = fwPods.length;
   stats.fwElements = fwElements;
@@ -852,22 +866,32 @@ function sortedAddrs(addrs: Iterable<number>): number[] {
 }
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /**
- * Fail closed for packets that outlive their generation (docs/policy.md, "Packets that outlive their
- * generation"). The agent writes each program as a new generation of the table's sets, maps and
- * chains and deletes a generation one update after it was replaced (nft/generations.ts). The kernel
- * reads a packet's chain rules once, when it enters the base chain, but checks set elements against
- * the generation current at each lookup. A packet held up in the chains (a stalled vCPU) across two
- * updates therefore runs rules whose sets are already gone: every lookup misses, and a miss that ends
- * in `accept` (the base chain's policy, a firewall's majority verdict) would let it through. Every
- * such accept is guarded by a lookup in this set, which holds every IPv4 address for as long as its
- * generation lives: `ip saddr != @live drop` lets every packet pass while the set exists and drops
- * it once the generation's objects are deleted. Verdicts from elements that were found need no guard:
- * a hit is an answer of a set that exists. Cost: one lookup per new flow (established flows are
- * accepted before it).
+ * Fail closed for packets that outlive their generation (docs/policy.md, "Packets that outlive
+ * their generation"). The agent writes each program as a new generation of the table's sets, maps
+ * and chains and deletes a generation one update after it was replaced (nft/generations.ts). A
+ * packet held up in the chains (a stalled vCPU) across two updates keeps its base chain's rules and
+ * meets that generation's objects after they were deleted. Measured on Linux 6.18: its lookups into
+ * deleted hash MAPS miss (deleting a map deactivates its elements: nft_delset →
+ * nft_map_deactivate), but deleted SETS (hash or interval) keep their elements active and still
+ * answer (an interval map was seen answering too). Not measured, from reading the kernel
+ * (nft_do_chain reads a jumped-to chain's rules at the jump; the deleting transaction flushes the
+ * chains first): a chain it jumps to after the deletion may have no rules and return at once. A
+ * hash-map miss (`@mt_src`, `@np_*_pods`, `@fw_pods`) or an empty chain followed by an `accept`
+ * would let a stale packet through. So each such accept is guarded by `meta nfproto != @live drop`,
+ * `live` a hash map (`type nf_proto : mark`) holding `ipv4` and `ipv6`: while its generation exists
+ * every packet finds its nfproto and passes; once the generation is deleted the lookup misses and
+ * the packet is dropped. (The previous guard, an interval set holding 0.0.0.0/0, did not fire: a
+ * straddling packet still found 0.0.0.0/0 in it.) Only the keys matter (the mark is never read; nft
+ * allows a plain lookup in a named map). Placements: the base chain's end (its policy accept),
+ * after the multitenant jump (an empty chain would leave an established packet to conntrack's
+ * accept), the start of `egress-firewall` (its DNS accept is reachable after a missed NetworkPolicy
+ * map), before a firewall chain's final accept. Answers from elements that were found (and from
+ * deleted sets) are the old generation's: no guard needed. Cost: one 2-element hash lookup per new
+ * flow, and per pod → pod packet in multitenant mode.
  */
 export const LIVE_SET = "live";
-const liveGuard = (): IrRule => ({
-  match: [{ kind: "lookup", key: "saddr", set: LIVE_SET, neg: true }],
+const liveGuard = (match: IrRule["match"] = []): IrRule => ({
+  match: [...match, { kind: "lookup", key: "nfproto", set: LIVE_SET, neg: true }],
   action: verdict("drop"),
 });
 

@@ -58,19 +58,26 @@ export type IrVerdict =
   | { kind: "jump"; chain: string }
   | { kind: "goto"; chain: string };
 
-/** Lookup keys: one address, the concatenation address . l4 protocol . destination port, or
- *  l4 protocol . destination port alone (a NetworkPolicy rule's port list, shared between rules). */
-export type IrKey = "saddr" | "daddr" | "daddr.l4.dport" | "saddr.l4.dport" | "l4.dport";
+/** Lookup keys: one address, the concatenation address . l4 protocol . destination port,
+ *  l4 protocol . destination port alone (a NetworkPolicy rule's port list, shared between rules), or
+ *  the packet's network protocol (`meta nfproto`: only the fail-closed map `live`, see LIVE_SET). */
+export type IrKey = "saddr" | "daddr" | "daddr.l4.dport" | "saddr.l4.dport" | "l4.dport" | "nfproto";
+export type NfProto = "ipv4" | "ipv6";
 export const isConcat = (k: IrKey): boolean => k === "daddr.l4.dport" || k === "saddr.l4.dport";
 
 export interface IrElement {
-  /** Address (range; start == end for one address). Key "l4.dport" has none: 0.0.0.0/0, unused. */
+  /** Address (range; start == end for one address). Keys "l4.dport" and "nfproto" have none:
+   *  0.0.0.0/0, unused. */
   addr: V4Range;
+  /** Key "nfproto" only. */
+  nfproto?: NfProto;
   /** Only for the concatenated keys. */
   l4?: L4;
   ports?: [number, number];
   /** Verdict-map elements only. */
   verdict?: IrVerdict;
+  /** Mark-map elements only. */
+  mark?: number;
   origin?: PolicyOrigin;
   /** When adjacent elements with the same verdict were merged into this one (the kernel holds one
    *  element), the origin of each sub-range, sorted; `origin` is then unset. */
@@ -102,8 +109,10 @@ export interface IrSet {
   key: IrKey;
   /** Elements are ranges (`flags interval`); otherwise single addresses (hash set). */
   interval: boolean;
-  /** A verdict map (every element has a verdict) rather than a set. */
-  map: boolean;
+  /** A set (false) or a map: a verdict map (every element has a verdict; used by `vmap`), or a mark
+   *  map (every element has a mark; used only in plain lookups `@name`, never for its data: a map
+   *  because a deleted map's elements are deactivated and a deleted set's are not, see LIVE_SET). */
+  map: false | "verdict" | "mark";
   /** Sorted by address (then protocol, port), non-overlapping. */
   elements: IrElement[];
 }
@@ -182,6 +191,7 @@ const keyExpr: Record<IrKey, string> = {
   "daddr.l4.dport": "ip daddr . meta l4proto . th dport",
   "saddr.l4.dport": "ip saddr . meta l4proto . th dport",
   "l4.dport": "meta l4proto . th dport",
+  nfproto: "meta nfproto",
 };
 const keyType: Record<IrKey, string> = {
   saddr: "ipv4_addr",
@@ -189,13 +199,22 @@ const keyType: Record<IrKey, string> = {
   "daddr.l4.dport": "ipv4_addr . inet_proto . inet_service",
   "saddr.l4.dport": "ipv4_addr . inet_proto . inet_service",
   "l4.dport": "inet_proto . inet_service",
+  nfproto: "nf_proto",
 };
+const dataType = { verdict: " : verdict", mark: " : mark" } as const;
+const markText = (m: number): string => `0x${m.toString(16).padStart(8, "0")}`;
 
 function elementText(s: IrSet, e: IrElement): string {
-  if (s.key === "l4.dport") return `${e.l4} . ${portText(e.ports ?? [0, 65535])}`;
-  let k = rangeText(e.addr);
-  if (isConcat(s.key)) k += ` . ${e.l4} . ${portText(e.ports ?? [0, 65535])}`;
-  return s.map && e.verdict ? `${k} : ${verdictText(e.verdict)}` : k;
+  let k: string;
+  if (s.key === "l4.dport") k = `${e.l4} . ${portText(e.ports ?? [0, 65535])}`;
+  else if (s.key === "nfproto") k = e.nfproto ?? "ipv4";
+  else {
+    k = rangeText(e.addr);
+    if (isConcat(s.key)) k += ` . ${e.l4} . ${portText(e.ports ?? [0, 65535])}`;
+  }
+  if (s.map === "verdict" && e.verdict) return `${k} : ${verdictText(e.verdict)}`;
+  if (s.map === "mark" && e.mark !== undefined) return `${k} : ${markText(e.mark)}`;
+  return k;
 }
 
 function matchText(m: IrMatch): string {
@@ -224,7 +243,7 @@ function actionText(a: IrAction): string {
     case "vmap":
       return `${keyExpr[a.key]} vmap @${a.map}`;
     case "markOr":
-      return `meta mark set meta mark | 0x${a.bits.toString(16).padStart(8, "0")}`;
+      return `meta mark set meta mark | ${markText(a.bits)}`;
   }
 }
 
@@ -238,7 +257,7 @@ export function renderPolicyIR(ir: PolicyIR): string {
   const out: string[] = [`table ${T} {}`, `delete table ${T}`, `table ${T} {`];
   for (const s of ir.sets) {
     out.push(`\t${s.map ? "map" : "set"} ${s.name} {`);
-    out.push(`\t\ttype ${keyType[s.key]}${s.map ? " : verdict" : ""}`);
+    out.push(`\t\ttype ${keyType[s.key]}${s.map ? dataType[s.map] : ""}`);
     if (s.interval) out.push("\t\tflags interval");
     if (s.elements.length > 0) {
       out.push("\t\telements = {");

@@ -98,6 +98,9 @@ export function tracePolicy(program: PolicyProgram | PolicyIR, packet: PolicyTra
   const setOf = (name: string): IrSet => sets.get(name) ?? fail("set", name, "no such set or map");
   const lookup = (key: IrKey, name: string): IrElement | undefined => {
     const s = setOf(name);
+    // A traced packet is IPv4: it finds the `live` map's ipv4 element (never dropped by the guard
+    // while the program is whole).
+    if (key === "nfproto") return s.elements.find((e) => e.nfproto === "ipv4");
     const addr = key.startsWith("saddr") ? pkt.saddr : pkt.daddr;
     if (key === "l4.dport") {
       if (pkt.l4 === undefined) return undefined;
