@@ -16,6 +16,9 @@
 // Tunnels are also split into phases (setup, first byte, body, close) with the driver's own
 // event-loop delay and each proxy's run-queue wait, and pooled over all rounds per proxy: on a
 // shared machine many short rounds (--tunnels 500 --rounds 20) give the steadiest p99.
+// --warmup N sends N tunnels through each proxy before the first round (default 1000).
+// --dump FILE writes every tunnel (start time on the monotonic clock, the client's port, phases)
+// as JSON, to be matched with timestamps taken inside a proxy.
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -185,6 +188,16 @@ interface TunnelResult {
   driverLoopP99ms: number;
   /** Every tunnel's time (ms), for percentiles pooled over rounds (not printed). */
   times: number[];
+  /** Every tunnel: start (process.hrtime, ns), the client's local port, total and phases (ms);
+   *  for the tail breakdown and --dump (not printed). */
+  records: TunnelRecord[];
+}
+
+interface TunnelRecord {
+  t0: string;
+  port: number;
+  ms: number;
+  phases: Phases;
 }
 
 type Phases = { setup: number; first: number; body: number; close: number };
@@ -193,13 +206,17 @@ type Phases = { setup: number; first: number; body: number; close: number };
 function oneTunnel(
   proxyPort: number,
   originPort: number,
-): Promise<{ ms: number; setupMs: number; bytes: number; phases: Phases }> {
+): Promise<{ ms: number; setupMs: number; bytes: number; phases: Phases; t0: bigint; port: number }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const since = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
     let tFirst = 0;
     let tLast = 0;
     const s = net.connect({ host: HOST, port: proxyPort });
+    let port = 0;
+    s.once("connect", () => {
+      port = s.localPort ?? 0;
+    });
     let established = false;
     let pending = Buffer.alloc(0);
     let bytes = 0;
@@ -228,7 +245,7 @@ function oneTunnel(
     s.on("close", () => {
       const ms = since();
       const phases = { setup: setupMs, first: tFirst - setupMs, body: tLast - tFirst, close: ms - tLast };
-      if (established) resolve({ ms, setupMs, bytes, phases });
+      if (established) resolve({ ms, setupMs, bytes, phases, t0, port });
     });
     s.write(`CONNECT ${HOST}:${originPort} HTTP/1.1\r\nHost: ${HOST}:${originPort}\r\n\r\n`);
   });
@@ -241,6 +258,7 @@ async function tunnels(
   concurrency: number,
 ): Promise<TunnelResult> {
   const times: number[] = [];
+  const records: TunnelRecord[] = [];
   const setups: number[] = [];
   const phaseTimes: Record<keyof Phases, number[]> = { setup: [], first: [], body: [], close: [] };
   let bytes = 0;
@@ -257,6 +275,7 @@ async function tunnels(
           const r = await oneTunnel(proxyPort, originPort);
           if (r.bytes < 1 << 20) failed++;
           times.push(r.ms);
+          records.push({ t0: r.t0.toString(), port: r.port, ms: r.ms, phases: r.phases });
           setups.push(r.setupMs);
           for (const k of Object.keys(phaseTimes) as (keyof Phases)[]) phaseTimes[k].push(r.phases[k]);
           bytes += r.bytes;
@@ -288,6 +307,7 @@ async function tunnels(
     phases,
     driverLoopP99ms: eld.percentile(99) / 1e6 - 1,
     times,
+    records,
   };
 }
 
@@ -358,6 +378,8 @@ async function main(): Promise<void> {
   const roundsWanted = arg("rounds", 1);
   const baseline = textArg("baseline");
   const skip = textArg("skip");
+  const dump = textArg("dump");
+  const warmup = arg("warmup", 1000);
   const nodeArgs = (textArg("node-args") ?? "").split(" ").filter((a) => a !== "");
   const dir = mkdtempSync(join(tmpdir(), "router-bench-"));
   chmodSync(dir, 0o777); // squid writes its pid and log after dropping to user "proxy"
@@ -454,11 +476,16 @@ async function main(): Promise<void> {
       },
       driverLoopP99ms: Number.NaN,
       times: [],
+      records: [],
     };
-    // Warm up all, then measure them in turn, alternating which goes first each round.
+    // Warm up all, then measure them in turn, alternating which goes first each round. The
+    // tunnel warm-up must be long: the driver, the origin and our proxies are Node processes
+    // whose JIT and young generation are still growing after a few tunnels. With 10 warm-up
+    // tunnels, whichever proxy came first in round 1 (always ours) paid for that: two copies of
+    // the same build measured 10–30 % apart in pooled p99, the first-listed one always worse.
     for (const [, port] of sides) {
       if (skip !== "get") wrk(port, originPort, 2, connections, dir);
-      if (skip !== "tunnels") await tunnels(port, originPort, 10, concurrency);
+      if (skip !== "tunnels") await tunnels(port, originPort, warmup, concurrency);
     }
     for (let round = 0; round < roundsWanted; round++) {
       for (const [name, port, pid] of round % 2 === 0 ? sides : [...sides].reverse()) {
@@ -556,12 +583,36 @@ async function main(): Promise<void> {
               return `| ${name} | ${all.length} | ${q(0.5)} | ${q(0.9)} | ${q(0.99)} | ${q(0.999)} |`;
             }),
             "",
+            "Where the tail comes from: the mean of each phase (ms) over all tunnels and over the pooled",
+            "slowest 1 % (at or above the pooled p99), per proxy:",
+            "",
+            "| proxy | tunnels | setup | first | body | close | total |",
+            "|---|---|---:|---:|---:|---:|---:|",
+            ...sides.flatMap(([name]) => {
+              const all = rounds
+                .filter((r) => r.name === name)
+                .flatMap((r) => r.result.connect.records)
+                .sort((a, b) => a.ms - b.ms);
+              const tail = all.slice(Math.min(all.length - 1, Math.floor(0.99 * all.length)));
+              const row = (label: string, of: TunnelRecord[]): string => {
+                const mean = (g: (r: TunnelRecord) => number): string =>
+                  f(of.reduce((a, r) => a + g(r), 0) / of.length, 2);
+                return `| ${name} | ${label} (${of.length}) | ${mean((r) => r.phases.setup)} | ${mean((r) => r.phases.first)} | ${mean((r) => r.phases.body)} | ${mean((r) => r.phases.close)} | ${mean((r) => r.ms)} |`;
+              };
+              return [row("all", all), row("slowest 1 %", tail)];
+            }),
+            "",
           ]),
       `Origin directly (no proxy), same wrk settings: ${f(direct)} req/s`,
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
+    if (dump !== undefined)
+      writeFileSync(
+        dump,
+        `${JSON.stringify(rounds.map((r) => ({ round: r.round, name: r.name, records: r.result.connect.records })))}\n`,
+      );
     for (const r of [...rounds, ...Object.values(results).map((result) => ({ result }))])
-      r.result.connect = { ...r.result.connect, times: [] };
+      r.result.connect = { ...r.result.connect, times: [], records: [] };
     process.stdout.write(`${JSON.stringify({ results, rounds, direct })}\n`);
     const errs = Object.values(results).filter((r) => r.get.errors !== "");
     if (errs.length > 0)

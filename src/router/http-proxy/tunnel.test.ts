@@ -7,7 +7,7 @@ import net from "node:net";
 import { after, before, test } from "node:test";
 import type { RunningHttpProxy } from "./server.js";
 import { startOpenProxy } from "./testing.js";
-import { TUNNEL_BUFFER_SIZE } from "./tunnel.js";
+import { freeBufferCount, TUNNEL_BUFFER_SIZE } from "./tunnel.js";
 
 let proxy: RunningHttpProxy;
 const servers: net.Server[] = [];
@@ -152,4 +152,58 @@ test("an origin that writes and closes at once: the client gets every byte, then
     assert.equal(got.length, body.length, `round ${round}`);
     assert.ok(got.equals(body), `round ${round}: bytes differ`);
   }
+});
+
+test("read buffers are reused only after their tunnel closed: concurrent tunnels never see each other's bytes", async () => {
+  // Each origin connection sends its own pattern (seeded by the first byte the client sends),
+  // several buffers long. Some clients stall, some leave in the middle; the others must get
+  // exactly their own bytes while buffers of closed tunnels are handed to new ones.
+  const size = 5 * TUNNEL_BUFFER_SIZE + 777;
+  const body = (seed: number): Buffer => {
+    const b = Buffer.allocUnsafe(size);
+    for (let i = 0; i < size; i++) b[i] = (i * 13 + seed * 101 + (i >> 11)) & 255;
+    return b;
+  };
+  const port = await origin((s) => {
+    s.on("error", () => {});
+    s.once("data", (c: Buffer) => s.end(body(c[0]!)));
+  });
+  const one = async (seed: number): Promise<void> => {
+    const { socket, rest } = await tunnel(port);
+    const chunks: Buffer[] = [rest];
+    let received = rest.length;
+    const leaveAt = seed % 4 === 3 ? size >> 1 : Number.POSITIVE_INFINITY;
+    const outcome = await new Promise<string>((resolve) => {
+      socket.on("data", (c: Buffer) => {
+        chunks.push(c);
+        received += c.length;
+        if (received >= leaveAt) {
+          socket.destroy();
+          resolve("left");
+        } else if (seed % 3 === 0 && received < 2 * TUNNEL_BUFFER_SIZE) {
+          socket.pause();
+          setTimeout(() => socket.resume(), 5);
+        }
+      });
+      socket.on("end", () => resolve("end"));
+      socket.on("error", (e) => resolve(`error ${e.message}`));
+      socket.resume();
+      socket.write(Buffer.from([seed]));
+    });
+    socket.destroy();
+    const got = Buffer.concat(chunks);
+    const want = body(seed);
+    if (outcome === "left") {
+      assert.ok(got.equals(want.subarray(0, got.length)), `tunnel ${seed}: bytes differ before it left`);
+      return;
+    }
+    assert.equal(outcome, "end", `tunnel ${seed}`);
+    assert.equal(got.length, size, `tunnel ${seed}`);
+    assert.ok(got.equals(want), `tunnel ${seed}: bytes differ`);
+  };
+  let seed = 0;
+  for (let wave = 0; wave < 6; wave++) await Promise.all(Array.from({ length: 8 }, () => one(seed++ & 255)));
+  // Closed tunnels gave their buffers back (the bytes above were checked while they were reused).
+  for (let i = 0; i < 50 && freeBufferCount() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(freeBufferCount() > 0, "no buffer was returned for reuse");
 });
