@@ -9,8 +9,11 @@
 // One set of namespaces; each round measures both setups, alternating which goes first: "router"
 // loads the rendered script and the client connects to the router's cluster address 10.128.0.1
 // (DNAT to 203.0.113.25, SNAT to 192.168.12.99); "direct" deletes the table and the client connects
-// to 203.0.113.25 itself (routed, no conntrack). The namespaces are deleted at the end, also on
-// failure. Needs root and iperf3. Prints a markdown table and one JSON line.
+// to 203.0.113.25 itself (routed, no conntrack); "direct-nat" is the same route with the middle
+// namespace masquerading the client to its own address, as a node does for a pod that reaches an
+// outside server without a router (conntrack and one NAT, like the router, but no DNAT map and no
+// refusal chain). The namespaces are deleted at the end, also on failure. Needs root and iperf3.
+// Prints a markdown table and one JSON line.
 //   node dist/bench/router/redirect.bench.js [--runs 7] [--seconds 3]
 import { execFileSync, spawn } from "node:child_process";
 import { loadavg } from "node:os";
@@ -23,6 +26,11 @@ function arg(name: string, def: number): number {
 }
 const RUNS = arg("runs", 7);
 const SECONDS = arg("seconds", 3);
+/** --sysctl a=b,c=d: set in the middle namespace (its own, never the host's), for experiments. */
+const SYSCTLS = (() => {
+  const i = process.argv.indexOf("--sysctl");
+  return i >= 0 ? (process.argv[i + 1] ?? "").split(",").filter((kv) => kv !== "") : [];
+})();
 const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 const P = `rtb${process.pid % 100000}`;
@@ -32,6 +40,14 @@ const GATEWAY = "192.168.12.1";
 const TARGET = "203.0.113.25";
 const ROUTER_CLUSTER_IP = "10.128.0.1";
 const PORT = 5201;
+/** "direct-nat": what a node does for a pod that reaches outside without a router. */
+const MASQUERADE = `table ip nat {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ip saddr 10.128.0.0/14 ip daddr != 10.128.0.0/14 masquerade
+	}
+}
+`;
 
 const sh = (cmd: string, args: string[], input?: string) =>
   execFileSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], ...(input ? { input } : {}) });
@@ -73,6 +89,7 @@ function setup(): void {
   ip(NS.router, "link set macvlan0 up");
   ip(NS.router, `route add default via ${GATEWAY}`);
   inNs(NS.router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+  for (const kv of SYSCTLS) inNs(NS.router, "sysctl", "-q", "-w", kv);
   ip(NS.server, `addr add ${GATEWAY}/24 dev eth0`);
   ip(NS.server, `addr add ${TARGET}/32 dev lo`);
   ip(NS.server, "link set eth0 up");
@@ -119,38 +136,42 @@ async function main(): Promise<void> {
   const peers = () => [...serverLog.matchAll(/Accepted connection from ([\d.]+)/g)].map((m) => m[1]!);
   try {
     await new Promise((r) => setTimeout(r, 300));
-    const results: { router: number[]; direct: number[] } = { router: [], direct: [] };
+    type Setup = "router" | "direct" | "direct-nat";
+    const results: Record<Setup, number[]> = { router: [], direct: [], "direct-nat": [] };
     const ratios: number[] = [];
+    const natRatios: number[] = [];
     const loads: string[] = [load()];
-    const measure = async (which: "router" | "direct"): Promise<number> => {
+    const measure = async (which: Setup): Promise<number> => {
+      sh("ip", ["netns", "exec", NS.router, "nft", "flush", "ruleset"]);
       if (which === "router") sh("ip", ["netns", "exec", NS.router, "nft", "-f", "-"], script);
-      else sh("ip", ["netns", "exec", NS.router, "nft", "flush", "ruleset"]);
+      if (which === "direct-nat") sh("ip", ["netns", "exec", NS.router, "nft", "-f", "-"], MASQUERADE);
       const before = peers().length;
       const bps = iperf(which === "router" ? ROUTER_CLUSTER_IP : TARGET);
       await new Promise((r) => setTimeout(r, 100)); // the server's output arrives on the event loop
       // The path must be the one we claim: through the router the server sees EGRESS_SOURCE.
       const seen = new Set(peers().slice(before));
-      const want = which === "router" ? SOURCE : "10.128.0.5";
+      const want = which === "direct" ? "10.128.0.5" : SOURCE;
       if (seen.size !== 1 || !seen.has(want))
         throw new Error(`${which}: server saw ${[...seen].join(",") || "nothing"}, expected ${want}`);
       return bps;
     };
     for (let i = 0; i < RUNS; i++) {
-      const order: ("router" | "direct")[] = i % 2 === 0 ? ["router", "direct"] : ["direct", "router"];
+      const order: Setup[] = ["router", "direct", "direct-nat"];
+      for (let k = 0; k < i % 3; k++) order.push(order.shift()!); // each setup goes first in turn
       const got: Record<string, number> = {};
       for (const w of order) got[w] = await measure(w);
-      results.router.push(got.router!);
-      results.direct.push(got.direct!);
+      for (const w of order) results[w].push(got[w]!);
       ratios.push(got.router! / got.direct!);
+      natRatios.push(got.router! / got["direct-nat"]!);
       loads.push(load());
     }
     const gbit = (b: number) => (b / 1e9).toFixed(2);
     process.stdout.write(
-      "| run | router Gbit/s | direct Gbit/s | ratio | load (1/5/15 min) after |\n|---|---|---|---|---|\n",
+      "| run | router Gbit/s | direct Gbit/s | direct-nat Gbit/s | router/direct | router/direct-nat | load (1/5/15 min) after |\n|---|---|---|---|---|---|---|\n",
     );
     for (let i = 0; i < RUNS; i++)
       process.stdout.write(
-        `| ${i + 1} | ${gbit(results.router[i]!)} | ${gbit(results.direct[i]!)} | ${ratios[i]!.toFixed(3)} | ${loads[i + 1]} |\n`,
+        `| ${i + 1} | ${gbit(results.router[i]!)} | ${gbit(results.direct[i]!)} | ${gbit(results["direct-nat"][i]!)} | ${ratios[i]!.toFixed(3)} | ${natRatios[i]!.toFixed(3)} | ${loads[i + 1]} |\n`,
       );
     const summary = {
       runs: RUNS,
@@ -159,11 +180,13 @@ async function main(): Promise<void> {
       directMedianBps: median(results.direct),
       medianRatio: median(ratios),
       ratioOfMedians: median(results.router) / median(results.direct),
+      directNatMedianBps: median(results["direct-nat"]),
+      medianRatioToDirectNat: median(natRatios),
       loadBefore: loads[0],
       loadAfter: loads.at(-1),
     };
     process.stdout.write(
-      `median ratio router/direct: ${summary.medianRatio.toFixed(3)} (target ≥ 0.95)\n${JSON.stringify(summary)}\n`,
+      `median ratio router/direct: ${summary.medianRatio.toFixed(3)} (target ≥ 0.95); router/direct-nat: ${summary.medianRatioToDirectNat.toFixed(3)}\n${JSON.stringify(summary)}\n`,
     );
   } finally {
     unregister();
