@@ -165,6 +165,19 @@ describe("compileMulticastProgram: script and inputs", () => {
     assert.match(p.nft, /chain netid-20 \{\n\t\toifname \{ "vethg1" \} accept/);
     assert.doesNotMatch(p.nft, /netid-0/);
     assert.match(p.nft, /iifname "egmc0" jump from-vxlan/);
+    // Every jump from the base chain is followed by a drop of the same packets: a stale packet that
+    // finds the jumped-to chain flushed returns and must not reach the policy accept.
+    const forward =
+      /chain forward \{\n([^}]*)\}/
+        .exec(p.nft)?.[1]
+        ?.split("\n")
+        .map((l) => l.trim()) ?? [];
+    const jumps = forward.filter((l) => / jump /.test(l));
+    assert.equal(jumps.length, 3);
+    for (const j of jumps) {
+      const drop = j.replace(/ jump \S+$/, " drop");
+      assert.ok(forward.indexOf(drop) > forward.indexOf(j), `${j} is followed by "${drop}"`);
+    }
     // Balanced braces: the real kernel's acceptance is checked by test/e2e/policy/multicast.test.ts.
     assert.equal((p.nft.match(/\{/g) ?? []).length, (p.nft.match(/\}/g) ?? []).length);
   });

@@ -223,6 +223,12 @@ function render(plan: MulticastPlan, local: MulticastLocal): string {
     `\t\toifname ${vx} jump to-vxlan`,
     // Between local ports only IPv4 multicast is ours; everything else is the policy tables' business.
     "\t\tip daddr 224.0.0.0/4 jump from-pod",
+    // Each chain above ends in a verdict, so a live packet never comes back here. A packet still
+    // running a deleted generation's rules finds those chains empty (the deletion flushes them) and
+    // returns: without these it would reach the policy accept, i.e. any port of any project.
+    `\t\tiifname ${vx} drop`,
+    `\t\toifname ${vx} drop`,
+    "\t\tip daddr 224.0.0.0/4 drop",
   ]);
   block("chain from-pod", ["\t\tiifname . ip saddr vmap @local_src", "\t\tdrop"]);
   // The VXLAN port carries IPv4 multicast only (MAC 01:00:5e/25 and daddr 224.0.0.0/4): no ARP, no

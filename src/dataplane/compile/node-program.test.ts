@@ -302,7 +302,8 @@ describe("compileNodeProgram: EgressIP", () => {
     const { rules } = await compile(view({ egressIPs: [eip([H2()])] }));
     assert.deepEqual(rules("egress-mark"), [
       "ct direction original ct mark and 0x0fff0000 != 0 ct mark and 0x0fff0000 @live_marks meta mark set ct mark return",
-      "ct direction original ct mark and 0x0fff0000 != 0 goto egress-repath",
+      "ct direction original ct mark and 0x0fff0000 != 0 jump egress-repath",
+      "ct direction original ct mark and 0x0fff0000 != 0 meta nfproto != @live drop",
       "ct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
       "ct state new meta nfproto != @live drop",
     ]);

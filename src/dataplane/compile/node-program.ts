@@ -753,7 +753,12 @@ function renderTable(r: RenderInput): string {
   block("chain egress-mark", [
     "\t\ttype filter hook prerouting priority mangle; policy accept;",
     `\t\tct direction original ${markRoute} != 0 ${markRoute} @live_marks meta mark set ct mark return`,
-    `\t\tct direction original ${markRoute} != 0 goto egress-repath`,
+    // A jump, not a goto: a stale packet finds egress-repath empty (deleting a generation flushes
+    // its chains) and returns here instead of ending the base chain with its policy accept, which
+    // would send the flow out by the main table with the pod's address. Live packets never return
+    // unguarded: egress-repath ends in a verdict or a chain that ends guarded.
+    `\t\tct direction original ${markRoute} != 0 jump egress-repath`,
+    `\t\tct direction original ${markRoute} != 0 meta nfproto != @live drop`,
     "\t\tct state new ip daddr != @cluster_dsts ip saddr vmap @egress_pods",
     guard,
   ]);

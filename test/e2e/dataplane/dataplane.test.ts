@@ -74,6 +74,48 @@ describe("dataplane e2e: compiled node programs with real packets", { skip, time
       REMOTE_EGRESS_DROP_COUNTER,
     )?.packets ?? -1;
   const holder = (ip: string, n: LabNode) => ({ ip, node: n.name, nodeIP: n.nodeIP });
+  const extNs = () => `egdp-${lab.tag}-ext`;
+  /** Counters in the external host, counted before anything there can drop a packet (it has no
+   *  route back to pod addresses): `pod_src` (a pod's address) and `node_src` (a node's). Returns
+   *  the reader; `removeObserver()` deletes the table. */
+  function observeSources(): (name: "pod_src" | "node_src") => number {
+    sh(
+      "ip",
+      ["netns", "exec", extNs(), "nft", "-f", "-"],
+      [
+        "table ip obs {",
+        "\tcounter pod_src {}",
+        "\tcounter node_src {}",
+        "\tchain pre {",
+        "\t\ttype filter hook prerouting priority raw; policy accept;",
+        '\t\tip saddr 10.128.0.0/14 counter name "pod_src"',
+        `\t\tip saddr { ${nodes.map((n) => n.nodeIP).join(", ")} } counter name "node_src"`,
+        "\t}",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    return (name) =>
+      Number(
+        /packets (\d+)/.exec(
+          sh("ip", ["netns", "exec", extNs(), "nft", "list", "counter", "ip", "obs", name]),
+        )?.[1],
+      );
+  }
+  const removeObserver = () => sh("ip", ["netns", "exec", extNs(), "nft", "delete", "table", "ip", "obs"]);
+  /** K UDP flows from p1 to a sink in the external host; `round()` sends one datagram per flow and
+   *  returns how many were answered and the sources the sink saw. */
+  async function udpFlows(k: number) {
+    const sink = lab.udpPeer(extNs(), ["sink", EXT]);
+    const port = await sink.next();
+    const flows = lab.udpPeer(p1.ns, ["flows", EXT, port, String(k)]);
+    const round = async () => {
+      flows.send("send");
+      const answers = Number(await flows.next());
+      return { answers, sources: sink.drain().sort() };
+    };
+    return { sink, port, round };
+  }
 
   before(async () => {
     try {
@@ -229,40 +271,10 @@ describe("dataplane e2e: compiled node programs with real packets", { skip, time
 
   it("failover to this node plus another: flows re-pathed mid-stream go to the other holder, never out with the pod's address", async () => {
     const [n1, n2, n3] = nodes as [LabNode, LabNode, LabNode];
-    const ext = `egdp-${lab.tag}-ext`;
-    // Counted before anything in the external host can drop it (no route back to pod addresses).
-    sh(
-      "ip",
-      ["netns", "exec", ext, "nft", "-f", "-"],
-      [
-        "table ip obs {",
-        "\tcounter pod_src {}",
-        "\tcounter node_src {}",
-        "\tchain pre {",
-        "\t\ttype filter hook prerouting priority raw; policy accept;",
-        '\t\tip saddr 10.128.0.0/14 counter name "pod_src"',
-        `\t\tip saddr { ${nodes.map((n) => n.nodeIP).join(", ")} } counter name "node_src"`,
-        "\t}",
-        "}",
-        "",
-      ].join("\n"),
-    );
-    const counted = (name: string) =>
-      Number(
-        /packets (\d+)/.exec(
-          sh("ip", ["netns", "exec", ext, "nft", "list", "counter", "ip", "obs", name]),
-        )?.[1],
-      );
+    const counted = observeSources();
     try {
-      const sink = lab.udpPeer(ext, ["sink", EXT]);
-      const port = await sink.next();
       const K = 12; // flows: with a 50/50 choice, all 12 landing on one side by chance is 1 in 2,048
-      const flows = lab.udpPeer(p1.ns, ["flows", EXT, port, String(K)]);
-      const round = async () => {
-        flows.send("send");
-        const answers = Number(await flows.next());
-        return { answers, sources: sink.drain().sort() };
-      };
+      const { sink, port, round } = await udpFlows(K);
       // The flows start on holder n2 and are answered: established in n1's conntrack with n2's mark.
       await program({ egressIPs: [{ name: "e", ips: [holder(EIP_A, n2)], podIPs: [p1.ip] }] });
       assert.deepEqual(await round(), { answers: K, sources: Array(K).fill(EIP_A) });
@@ -282,7 +294,42 @@ describe("dataplane e2e: compiled node programs with real packets", { skip, time
       const seen = new Set(sink.drain());
       assert.ok(seen.has(EIP_B) && seen.has(EIP_A), `new flows use both holders: ${[...seen]}`);
     } finally {
-      sh("ip", ["netns", "exec", ext, "nft", "delete", "table", "ip", "obs"]);
+      removeObserver();
+    }
+  });
+
+  it("a stale packet of a re-pathed flow (egress-repath flushed, `live` gone) is dropped, never out with the pod's address", async () => {
+    const [n1, n2] = nodes as [LabNode, LabNode];
+    const counted = observeSources();
+    /** The kernel name of `name` in n1's live generation (the highest `name.g<N>`). */
+    const current = (kind: string, name: string): string => {
+      const listing = sh("ip", ["netns", "exec", n1.ns, "nft", "list", "table", TABLE_FAMILY, TABLE_NAME]);
+      const re = new RegExp(`\\t${kind} (${name.replace(/[-.]/g, "\\$&")}\\.g(\\d+)) \\{`, "g");
+      const found = [...listing.matchAll(re)].sort((a, b) => Number(b[2]) - Number(a[2]))[0];
+      assert.ok(found, `${kind} ${name}.g<N> in n1's table`);
+      return found[1]!;
+    };
+    const nft1 = (...args: string[]) => sh("ip", ["netns", "exec", n1.ns, "nft", ...args]);
+    try {
+      const K = 4;
+      const { round } = await udpFlows(K);
+      // Established on n1 with n2's holder mark, SNATed on n2.
+      await program({ egressIPs: [{ name: "e", ips: [holder(EIP_A, n2)], podIPs: [p1.ip] }] });
+      assert.deepEqual(await round(), { answers: K, sources: Array(K).fill(EIP_A) });
+      // What the flows' next packets meet if they entered egress-mark just before two updates: the
+      // holder's mark no longer live (here: live_marks emptied), egress-repath already deleted (a
+      // deleted generation's chains are flushed first), `live` without its elements.
+      nft1("flush", "set", TABLE_FAMILY, TABLE_NAME, current("set", "live_marks"));
+      nft1("flush", "chain", TABLE_FAMILY, TABLE_NAME, current("chain", "egress-repath"));
+      nft1("delete", "element", TABLE_FAMILY, TABLE_NAME, current("map", "live"), "{ ipv4 }");
+      assert.deepEqual(await round(), { answers: 0, sources: [] }, "dropped on n1");
+      assert.equal(counted("pod_src"), 0, "no datagram left with the pod's address");
+      // A current generation again: n2 is a live holder, the flows go on through it.
+      await program({ egressIPs: [{ name: "e", ips: [holder(EIP_A, n2)], podIPs: [p1.ip] }] });
+      assert.deepEqual(await round(), { answers: K, sources: Array(K).fill(EIP_A) });
+      assert.equal(counted("pod_src"), 0);
+    } finally {
+      removeObserver();
     }
   });
 

@@ -310,6 +310,24 @@ describe("multicast per project (real packets, two nodes)", { skip }, () => {
     assert.deepEqual(await send("a2", ["a1", "b1", "b2"]), ["a1", "b1", "b2"]);
   });
 
+  it("a stale packet that finds the generation's chain flushed is dropped, not handed to every port", async () => {
+    await enable(["alpha", "gamma"]);
+    assert.deepEqual(await send("a1", ["a2"]), ["a2"]);
+    // Deleting a generation flushes its chains first; a packet that entered the base chain before
+    // finds from-pod empty and returns to the base chain (docs/policy.md, "Multicast").
+    const listing = sh("ip", ["netns", "exec", nodeNs(1), "nft", "list", "table", "bridge", "egress-mcast"]);
+    const chain = [...listing.matchAll(/\tchain (from-pod(?:\.g(\d+))?) \{/g)].sort(
+      (a, b) => Number(b[2] ?? 0) - Number(a[2] ?? 0),
+    )[0];
+    assert.ok(chain, "from-pod in node1's multicast table");
+    sh("ip", ["netns", "exec", nodeNs(1), "nft", "flush", "chain", "bridge", "egress-mcast", chain[1]!]);
+    // a1's copies to local ports are dropped after the return (b1, g1, d1 would get them through
+    // the base chain's accept); the copy into the overlay is judged by to-vxlan, untouched.
+    assert.deepEqual(await send("a1", ["a2"]), ["a2"]);
+    await enable(["alpha"]); // a new generation: from-pod filled again
+    assert.deepEqual(await send("a1", ["a2"]), ["a2"]);
+  });
+
   it("global projects exchange only with global projects", async () => {
     await enable(["alpha", "beta", "gamma", "default", "glob2"]);
     assert.deepEqual(await send("d1", ["x2"]), ["x2"]);
