@@ -94,6 +94,21 @@ export class NetLab {
     return { name, ns, ip, node };
   }
 
+  /** The policy tests' layout: up(), one forwarding node n1 (10.128.0.0/23, br_netfilter on) with
+   *  pods pa (10.128.0.2) and pb (10.128.0.3), and an outside host at `ext` (/18) routing the
+   *  cluster network back through n1. */
+  policyNode(ext: string): { node: LabNode; pa: LabPod; pb: LabPod; ext: string } {
+    this.up();
+    const node = this.node("n1", "192.168.126.11", "10.128.0.0/23", "10.128.0.1");
+    sh("ip", ["netns", "exec", node.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    sh("ip", ["netns", "exec", node.ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"]);
+    const pa = this.pod(node, "pa", "10.128.0.2");
+    const pb = this.pod(node, "pb", "10.128.0.3");
+    const host = this.host("ext", `${ext}/18`);
+    sh("ip", ["-n", host, "route", "add", "10.128.0.0/14", "via", node.nodeIP]);
+    return { node, pa, pb, ext: host };
+  }
+
   /** Starts a long-running command inside `ns` (a server); destroy() kills it. */
   spawnIn(ns: string, argv: string[]): void {
     this.children.push(spawn("ip", ["netns", "exec", ns, ...argv], { stdio: "ignore" }));

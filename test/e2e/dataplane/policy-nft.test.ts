@@ -39,14 +39,8 @@ describe("policy e2e: compiled policy programs in the kernel", { skip, timeout: 
   let pbPort = 0;
 
   before(async () => {
-    lab.up();
-    node = lab.node("n1", "192.168.126.11", "10.128.0.0/23", "10.128.0.1");
-    sh("ip", ["netns", "exec", node.ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    sh("ip", ["netns", "exec", node.ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"]);
-    pa = lab.pod(node, "pa", "10.128.0.2");
-    pb = lab.pod(node, "pb", "10.128.0.3");
-    const ext = lab.host("ext", `${EXT}/18`);
-    sh("ip", ["-n", ext, "route", "add", "10.128.0.0/14", "via", node.nodeIP]);
+    let ext: string;
+    ({ node, pa, pb, ext } = lab.policyNode(EXT));
     extAllowed = await lab.echoServer(ext);
     extDenied = await lab.echoServer(ext);
     pbPort = await lab.echoServer(pb.ns);
