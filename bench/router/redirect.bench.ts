@@ -1,20 +1,20 @@
 // Redirect mode throughput (issue 5): iperf3 through an egress router namespace carrying the
 // nftables that `egress router render` prints (DNAT per port, SNAT to EGRESS_SOURCE, refusal of
-// other ports), against the same path with no nftables at all (a plain forwarding namespace).
-// Target: router ≥ 0.95 of direct (it is kernel NAT).
+// other ports), against the same path without it. Target: router ≥ 0.95 of direct (it is kernel NAT).
 //
 //   client (eth0 10.128.0.5/24) ── router/forwarder (eth0 10.128.0.1/24, macvlan0 192.168.12.99/24)
 //     ── server (eth0 192.168.12.1/24 = the egress gateway, 203.0.113.25/32 on lo, iperf3 -s)
 //
-// One set of namespaces; each round measures both setups, alternating which goes first: "router"
-// loads the rendered script and the client connects to the router's cluster address 10.128.0.1
-// (DNAT to 203.0.113.25, SNAT to 192.168.12.99); "direct" deletes the table and the client connects
-// to 203.0.113.25 itself (routed, no conntrack); "direct-nat" is the same route with the middle
-// namespace masquerading the client to its own address, as a node does for a pod that reaches an
-// outside server without a router (conntrack and one NAT, like the router, but no DNAT map and no
-// refusal chain). The namespaces are deleted at the end, also on failure. Needs root and iperf3.
-// Prints a markdown table and one JSON line.
-//   node dist/bench/router/redirect.bench.js [--runs 7] [--seconds 3]
+// One set of namespaces; each round measures three setups, each going first in turn (the middle
+// namespace's ruleset is flushed before each): "router" loads the rendered script and the client
+// connects to the router's cluster address 10.128.0.1 (DNAT to 203.0.113.25, SNAT to
+// 192.168.12.99); "direct": no ruleset, the client connects to 203.0.113.25 itself (routed, no
+// conntrack); "direct-nat": the same route with the middle namespace masquerading the client to its
+// own address, as a node does for a pod that reaches an outside server without a router (conntrack
+// and one NAT, but no DNAT map and no refusal chain). The namespaces are deleted at the end, also
+// on failure. Needs root and iperf3. Prints a markdown table and one JSON line.
+//   node dist/bench/router/redirect.bench.js [--runs 7] [--seconds 3] [--sysctl k=v,...]
+// --sysctl sets sysctls in the middle namespace only (experiments; docs/benchmarks.md).
 import { execFileSync, spawn } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
