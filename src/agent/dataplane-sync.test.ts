@@ -129,7 +129,9 @@ describe("DataplaneSync: policy program", () => {
     assert.ok(nft.hasTable("inet", "egress-policy"), "policy table applied");
     assert.ok(nft.hasTable("inet", "egress-node"), "node table still applied");
     const policyScripts = () => nft.applied.filter((s) => s.includes("table inet egress-policy"));
-    assert.equal(policyScripts().length, 1);
+    // One whole update: its two transactions (generations.ts: prepare, then activate).
+    assert.equal(policyScripts().length, 2);
+    assert.match(policyScripts()[1]!, /chain forward \{/);
     // The node table is applied by its own script, never in the policy transaction.
     assert.ok(policyScripts().every((s) => !s.includes("egress-node")));
     const last = views.at(-1)!;
@@ -146,7 +148,7 @@ describe("DataplaneSync: policy program", () => {
     sync.trigger();
     await sync.idle();
     assert.ok(views.length > before);
-    assert.equal(policyScripts().length, 1);
+    assert.equal(policyScripts().length, 2);
     assert.equal(sync.policyAppliedCount, 1);
     assert.equal(nft.admin.length, 1);
 
@@ -558,7 +560,8 @@ describe("DataplaneSync: pod events through the incremental view", () => {
     // The namespace is relabelled: its last pod leaves the EgressIP (the chain goes: whole table).
     out = await step(() => inf.for(namespaceType).put({ metadata: { name: "a", labels: { team: "b" } } }));
     const table = out.filter((s) => s.includes("egress-node"));
-    assert.equal(table.length, 1);
+    assert.equal(table.length, 2, "one whole update: prepare and activate");
     assert.ok(table[0]!.includes("table inet egress-node {") && !table[0]!.includes("10.128.0.5 :"));
+    assert.ok(table[1]!.includes("flush chain inet egress-node"), "activate refills the base chains");
   });
 });

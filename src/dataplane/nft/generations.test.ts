@@ -155,38 +155,68 @@ describe("parseTableScript", () => {
 
 describe("renderUpdate", () => {
   it("first update: suffixes sets, maps and regular chains, rewrites every reference, keeps base chains and counters", () => {
-    const { script: s, next } = renderUpdate(SAMPLE, emptyState("inet", "t"));
+    const { prepare, activate, next } = renderUpdate(SAMPLE, emptyState("inet", "t"));
     assert.equal(next.generation, 1);
-    assert.match(s, /^table inet t \{\}\ntable inet t \{\n/);
-    assert.doesNotMatch(s, /delete|flush/);
+    for (const s of [prepare, activate]) {
+      assert.match(s, /^table inet t \{\}\ntable inet t \{\n/);
+      assert.doesNotMatch(s, /delete|flush/);
+    }
     for (const want of [
       "\tmap fw_pods.g1 {",
       "\t\t\t10.128.0.5 : goto fw/ns-a.g1,",
       "\t\t\t10.128.0.6 : jump mt-3.g1",
       "\tchain svc/a/b/tcp/80.g1 {",
       "\t\tnumgen random mod 2 vmap { 0 : goto svc/a/b/tcp/80/ep0.g1, 1 : goto svc/a/b/tcp/80/ep1.g1 }",
+      '\t\toifname "eth9" drop',
+      "\tcounter drops {",
+    ])
+      assert.ok(prepare.split("\n").includes(want), `missing ${JSON.stringify(want)} in\n${prepare}`);
+    for (const want of [
       "\tchain forward {",
       `\t\t${BASE_DECL}`,
       "\t\tip saddr vmap @fw_pods.g1",
       '\t\tip saddr != 10.128.0.0/23 counter name "drops" drop',
-      '\t\toifname "eth9" drop',
       '\t\toifname "eth0" snat ip to ip saddr map @egressip_snat_eth0.g1',
-      "\tcounter drops {",
     ])
-      assert.ok(s.split("\n").includes(want), `missing ${JSON.stringify(want)} in\n${s}`);
+      assert.ok(activate.split("\n").includes(want), `missing ${JSON.stringify(want)} in\n${activate}`);
+    // Base chains only in `activate`, everything else only in `prepare`.
+    assert.deepEqual(
+      activate.split("\n").filter((l) => /^\t\S+ \S+ \{$/.test(l)),
+      ["\tchain forward {", "\tchain snat {"],
+    );
+    assert.doesNotMatch(prepare, / hook /);
     assert.equal(next.names.get("map fw_pods"), "fw_pods.g1");
     assert.equal(next.names.get("chain fw/ns-a"), "fw/ns-a.g1");
     assert.deepEqual([...next.baseChains.keys()], ["forward", "snat"]);
   });
 
-  it("second update flushes base chains and deletes nothing; the third deletes generation 1 only", () => {
+  it("prepared state: the new objects exist, the base chains and element names are still the live generation's", () => {
     const u1 = renderUpdate(SAMPLE, emptyState("inet", "t"));
     const u2 = renderUpdate(SAMPLE, u1.next);
-    const pre2 = u2.script.split("\ntable inet t {\n")[0]!.split("\n");
-    assert.deepEqual(pre2, ["table inet t {}", "flush chain inet t forward", "flush chain inet t snat"]);
-    assert.doesNotMatch(u2.script, /counter drops/, "an existing counter is not declared again");
+    assert.equal(u2.prepared.generation, 1);
+    assert.equal(u2.prepared.names.get("map fw_pods"), "fw_pods.g1");
+    assert.equal(u2.prepared.objects.filter((o) => o.name.endsWith(".g2")).length, 8);
+    assert.equal(u2.prepared.objects.filter((o) => o.name.endsWith(".g1")).length, 8);
+    assert.equal(u2.next.generation, 2);
+  });
+
+  it("second update deletes nothing and flushes base chains only in activate; the third deletes generation 1 only", () => {
+    const u1 = renderUpdate(SAMPLE, emptyState("inet", "t"));
+    const u2 = renderUpdate(SAMPLE, u1.next);
+    const head = (s: string) => s.split("\ntable inet t {\n")[0]!.split("\n");
+    assert.deepEqual(head(u2.prepare), ["table inet t {}"]);
+    assert.deepEqual(head(u2.activate), [
+      "table inet t {}",
+      "flush chain inet t forward",
+      "flush chain inet t snat",
+    ]);
+    assert.doesNotMatch(
+      u2.prepare + u2.activate,
+      /counter drops/,
+      "an existing counter is not declared again",
+    );
     const u3 = renderUpdate(SAMPLE, u2.next);
-    const pre3 = u3.script.split("\ntable inet t {\n")[0]!.split("\n");
+    const pre3 = head(u3.prepare);
     assert.ok(
       pre3.every((l) => !l.includes(".g2")),
       "generation 2 (the live one) is never touched",
@@ -210,6 +240,16 @@ describe("renderUpdate", () => {
     assert.equal(u3.next.objects.filter((o) => o.name.endsWith(".g2")).length, 8);
   });
 
+  it("a generation left unused by a failed activate is deleted next time and its number not reused", () => {
+    const u1 = renderUpdate(SAMPLE, emptyState("inet", "t"));
+    const u2 = renderUpdate(SAMPLE, u1.next);
+    const u3 = renderUpdate(SAMPLE, u2.prepared); // u2's activate never committed
+    assert.equal(u3.next.generation, 3);
+    const deletes = u3.prepare.split("\n").filter((l) => l.startsWith("delete "));
+    assert.ok(deletes.length === 8 && deletes.every((l) => l.endsWith(".g2")), deletes.join("\n"));
+    assert.match(u3.prepare, /\tmap fw_pods\.g3 \{/);
+  });
+
   it("a base chain that is gone is deleted; one declared differently is deleted and re-created", () => {
     const u1 = renderUpdate(SAMPLE, emptyState("inet", "t"));
     const changed = SAMPLE.replace(
@@ -217,7 +257,7 @@ describe("renderUpdate", () => {
       "type nat hook postrouting priority srcnat + 1; policy accept;",
     ).replace(/\tchain forward \{\n(\t\t.*\n)*?\t\}\n/, "");
     const u2 = renderUpdate(changed, u1.next);
-    const pre = u2.script.split("\ntable inet t {\n")[0]!.split("\n");
+    const pre = u2.activate.split("\ntable inet t {\n")[0]!.split("\n");
     assert.deepEqual(pre, [
       "table inet t {}",
       "flush chain inet t forward",
@@ -225,7 +265,7 @@ describe("renderUpdate", () => {
       "flush chain inet t snat",
       "delete chain inet t snat",
     ]);
-    assert.match(u2.script, /\tchain snat \{\n\t\ttype nat hook postrouting priority srcnat \+ 1;/);
+    assert.match(u2.activate, /\tchain snat \{\n\t\ttype nat hook postrouting priority srcnat \+ 1;/);
     assert.deepEqual([...u2.next.baseChains.keys()], ["snat"]);
   });
 
@@ -291,6 +331,49 @@ describe("GenerationalTable over FakeNft", () => {
     assert.equal(restarted.known!.generation, 4);
     const gens = new Set(restarted.known!.objects.map((o) => splitGenerationName(o.name).generation));
     assert.deepEqual([...gens].sort(), [3, 4]);
+    assert.equal(currentGenerationListing(nft.dump()), currentGenerationListing(await fakeDumpOf([SAMPLE])));
+  });
+
+  it("a crash between prepare and activate: the generation the base chains use is read back as live", async () => {
+    const nft = new FakeNft();
+    const first = new GenerationalTable(nft, "inet", "t");
+    await update(first, SAMPLE);
+    await update(first, SAMPLE);
+    await nft.apply(renderUpdate(SAMPLE, first.known!).prepare); // generation 3, never activated
+    const back = stateFromJson(await nft.listJson("inet", "t"), "inet", "t");
+    assert.equal(back.generation, 2);
+    assert.equal(back.names.get("map fw_pods"), "fw_pods.g2");
+    const restarted = new GenerationalTable(nft, "inet", "t");
+    await update(restarted, SAMPLE);
+    assert.equal(restarted.known!.generation, 4);
+    const gens = new Set(restarted.known!.objects.map((o) => splitGenerationName(o.name).generation));
+    assert.deepEqual([...gens].sort(), [2, 4]);
+    assert.match(nft.dump(), /ip saddr vmap @fw_pods\.g4/);
+  });
+
+  it("a refused activate: the update is retried from the kernel's state and lands", async () => {
+    const nft = new FakeNft();
+    let refuse = 1;
+    const flaky = {
+      apply: async (s: string) => {
+        if (refuse > 0 && s.includes("flush chain inet t forward")) {
+          refuse--;
+          throw new Error("refused");
+        }
+        await nft.apply(s);
+      },
+      check: (s: string) => nft.check(s),
+      listJson: (f: string, n: string) => nft.listJson(f, n),
+    };
+    const t = new GenerationalTable(flaky, "inet", "t");
+    await update(t, SAMPLE);
+    await update(t, SAMPLE);
+    assert.equal(refuse, 0, "the activate was refused once");
+    assert.equal(t.known!.generation, 3);
+    assert.deepEqual(
+      [...new Set(t.known!.objects.map((o) => splitGenerationName(o.name).generation))].sort(),
+      [1, 3],
+    );
     assert.equal(currentGenerationListing(nft.dump()), currentGenerationListing(await fakeDumpOf([SAMPLE])));
   });
 
@@ -468,7 +551,8 @@ describe("properties", () => {
         for (const s of scripts) {
           const before = nft.dump();
           const live = t.known?.generation ?? 0;
-          const { script: upd } = renderUpdate(s, t.known ?? emptyState("inet", "t"));
+          const r = renderUpdate(s, t.known ?? emptyState("inet", "t"));
+          const upd = r.prepare + r.activate;
           const usedByLive = referencedBy(before, live);
           for (const l of upd.split("\n")) {
             const d = /^delete (?:set|map|chain) inet t (\S+)$/.exec(l);

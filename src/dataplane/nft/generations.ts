@@ -1,22 +1,31 @@
 // Generational table updates: turns a whole-table script of the compilers' layout (see incremental.ts)
-// into an update transaction that no packet can see half of. `delete table` + redefinition commits
+// into two update transactions that no packet can see half of. `delete table` + redefinition commits
 // atomically for the ruleset, but a packet being filtered during the commit keeps the rules of the
 // base chain it entered while every set/map lookup sees the new generation's elements: it misses the
 // elements the transaction deleted and falls through to `policy accept` (docs/policy.md, "Whole-table
 // replacement is not packet-atomic"). So the table is never deleted:
-//   - base chains (`type … hook …`) keep their names and are flushed and refilled in the transaction
-//     (created when absent; deleted, or deleted and re-created, when gone or declared differently);
-//   - every other set, map and chain gets the generation's suffix (`name.g<N>`; '.' is a valid nft
+//   - every set, map and regular chain gets the generation's suffix (`name.g<N>`; '.' is a valid nft
 //     identifier character and no compiler emits it), with every reference rewritten (`@set`,
 //     `jump`/`goto` targets, also inside map elements and anonymous vmaps);
-//   - the objects of the generation the kernel uses now stay (packets that entered its rules may still
-//     look them up during this commit); older generations are deleted, so at most two generations exist;
-//   - named counters keep their names and values: declared only when absent, never deleted.
+//   - the first transaction (`prepare`) deletes the generations the base chains no longer use and
+//     creates the new generation's objects, which nothing refers to yet; the objects of the
+//     generation the kernel uses now stay (packets that entered its rules may still look them up), so
+//     at most two generations exist after each transaction;
+//   - the second (`activate`) flushes and refills the base chains (`type … hook …`; they keep their
+//     names; created when absent, deleted or deleted and re-created when gone or declared
+//     differently) with rules that refer to the new generation.
+//   Two transactions because a set is not fully usable in the transaction that creates it: on Linux
+//   6.18 an interval set (rbtree) publishes its lookup array in its commit callback, which runs after
+//   the generation flip, so a packet that reached the new rules in between missed every element (one
+//   packet per update leaked through a firewall whose denials are interval map elements; docs/
+//   policy.md, "New sets are not ready in their own transaction");
+//   - named counters keep their names and values: declared (in `prepare`) only when absent, never
+//     deleted.
 // Element deltas are translated to the current generation's names. The state of the kernel (which
 // generation is live, which objects exist) is passed in and returned; after a restart it is read back
-// from `nft -j list table` (stateFromJson). Pure: no I/O except GenerationalTable at the end, which
-// talks to the kernel only through an injected NftExecer. Never used by the tracer (it loads the
-// untransformed scripts).
+// from `nft -j list table` (stateFromJson: the live generation is the one the base chains refer to).
+// Pure: no I/O except GenerationalTable at the end, which talks to the kernel only through an
+// injected NftExecer. Never used by the tracer (it loads the untransformed scripts).
 import type { NftExecer } from "./execer.js";
 
 export type GenObjectKind = "set" | "map" | "chain";
@@ -190,9 +199,14 @@ export function rewriteReferences(text: string, rename: Renamer): string {
 // ------------------------------------------------------------------------------------ rendering
 
 export interface RenderedUpdate {
-  /** One `nft -f` transaction. */
-  script: string;
-  /** The kernel's state once the transaction committed. */
+  /** Transaction 1: deletes every generation but the live one, creates the new generation's sets,
+   *  maps and regular chains (nothing refers to them yet) and counters that are absent. */
+  prepare: string;
+  /** Transaction 2, after `prepare` committed: the base chains refilled to use the new generation. */
+  activate: string;
+  /** The kernel's state once `prepare` alone committed (the live generation unchanged). */
+  prepared: GenerationState;
+  /** The kernel's state once both transactions committed. */
   next: GenerationState;
 }
 
@@ -210,9 +224,9 @@ export function emptyState(family: string, table: string): GenerationState {
 }
 
 /**
- * The update transaction that takes the table from `current` (what the kernel holds; emptyState when
- * the table is absent) to what `script` (a whole-table script) defines, as generation
- * current.generation + 1.
+ * The two update transactions that take the table from `current` (what the kernel holds; emptyState
+ * when the table is absent) to what `script` (a whole-table script) defines, as a new generation
+ * (one above every generation present, also one a failed `activate` left unused).
  */
 export function renderUpdate(script: string, current: GenerationState): RenderedUpdate {
   const p = parseTableScript(script);
@@ -223,9 +237,9 @@ export function renderUpdate(script: string, current: GenerationState): Rendered
       `script is for another table than ${current.family} ${current.table}`,
     );
   const T = `${p.family} ${p.table}`;
-  const g = current.generation + 1;
+  const g =
+    Math.max(current.generation, ...current.objects.map((o) => splitGenerationName(o.name).generation)) + 1;
   const names = new Map<string, string>();
-  const renamed = new Map<string, string>(); // "<kind> <script name>" → kernel name
   const chainNames = new Map<string, string>();
   const setNames = new Map<string, string>();
   const base = new Map<string, string>();
@@ -238,51 +252,56 @@ export function renderUpdate(script: string, current: GenerationState): Rendered
     const k = generationName(b.name, g);
     names.set(`${b.kind} ${b.name}`, k);
     (b.kind === "chain" ? chainNames : setNames).set(b.name, k);
-    renamed.set(`${b.kind} ${b.name}`, k);
   }
   const renamer: Renamer = { set: (n) => setNames.get(n), chain: (n) => chainNames.get(n) };
   const rewrite = (line: string) => rewriteReferences(line, renamer);
+  const blockLines = (b: Block, name: string) => [
+    `\t${b.kind} ${name} {`,
+    ...(b.declaration !== undefined ? [`\t\t${b.declaration}`] : []),
+    ...b.lines.map(rewrite),
+    "\t}",
+  ];
 
-  const pre: string[] = [`table ${T} {}`];
-  // Base chains: kept ones are flushed (their rules come back below in the same transaction); gone or
-  // re-declared ones are emptied and deleted (a re-declared one is created again below).
-  for (const [name, decl] of current.baseChains) {
-    pre.push(`flush chain ${T} ${name}`);
-    if (base.get(name) !== decl) pre.push(`delete chain ${T} ${name}`);
-  }
-  // Every generation but the live one: rules first (they hold references to sets and chains), then
-  // sets and maps (a verdict map's elements hold references to chains), then the chains.
+  // prepare: every generation but the live one goes (the base chains do not refer to it): rules first
+  // (they hold references to sets and chains), then sets and maps (a verdict map's elements hold
+  // references to chains), then the chains. Then the new generation and the absent counters.
+  const prepare: string[] = [`table ${T} {}`];
   const old = current.objects.filter((o) => splitGenerationName(o.name).generation !== current.generation);
-  for (const o of old) if (o.kind === "chain") pre.push(`flush chain ${T} ${o.name}`);
-  for (const o of old) if (o.kind !== "chain") pre.push(`delete ${o.kind} ${T} ${o.name}`);
-  for (const o of old) if (o.kind === "chain") pre.push(`delete chain ${T} ${o.name}`);
-
-  const body: string[] = [`table ${T} {`];
+  for (const o of old) if (o.kind === "chain") prepare.push(`flush chain ${T} ${o.name}`);
+  for (const o of old) if (o.kind !== "chain") prepare.push(`delete ${o.kind} ${T} ${o.name}`);
+  for (const o of old) if (o.kind === "chain") prepare.push(`delete chain ${T} ${o.name}`);
+  prepare.push(`table ${T} {`);
   const counters = new Set(current.counters);
   for (const b of p.blocks) {
     if (b.kind === "counter") {
       // An existing counter keeps its value (re-declaring it would not reset it either).
       if (current.counters.has(b.name)) continue;
       counters.add(b.name);
-      body.push(`\tcounter ${b.name} {`, ...b.lines, "\t}");
-      continue;
-    }
-    const name =
-      b.kind === "chain" && b.declaration !== undefined ? b.name : renamed.get(`${b.kind} ${b.name}`)!;
-    body.push(`\t${b.kind} ${name} {`);
-    if (b.declaration !== undefined) body.push(`\t\t${b.declaration}`);
-    for (const l of b.lines) body.push(rewrite(l));
-    body.push("\t}");
+      prepare.push(...blockLines(b, b.name));
+    } else if (b.declaration === undefined) prepare.push(...blockLines(b, names.get(`${b.kind} ${b.name}`)!));
   }
-  body.push("}");
+  prepare.push("}");
+
+  // activate: kept base chains are flushed (their rules come back below in the same transaction);
+  // gone or re-declared ones are emptied and deleted (a re-declared one is created again below).
+  const activate: string[] = [`table ${T} {}`];
+  for (const [name, decl] of current.baseChains) {
+    activate.push(`flush chain ${T} ${name}`);
+    if (base.get(name) !== decl) activate.push(`delete chain ${T} ${name}`);
+  }
+  activate.push(`table ${T} {`);
+  for (const b of p.blocks) if (b.declaration !== undefined) activate.push(...blockLines(b, b.name));
+  activate.push("}");
 
   const live = current.objects.filter((o) => splitGenerationName(o.name).generation === current.generation);
   const objects: GenObject[] = [...live];
   for (const b of p.blocks)
     if ((b.kind === "set" || b.kind === "map" || b.kind === "chain") && b.declaration === undefined)
-      objects.push({ kind: b.kind, name: renamed.get(`${b.kind} ${b.name}`)! });
+      objects.push({ kind: b.kind, name: names.get(`${b.kind} ${b.name}`)! });
   return {
-    script: `${[...pre, ...body].join("\n")}\n`,
+    prepare: `${prepare.join("\n")}\n`,
+    activate: `${activate.join("\n")}\n`,
+    prepared: { ...current, objects, counters },
     next: { family: p.family, table: p.table, generation: g, baseChains: base, objects, counters, names },
   };
 }
@@ -326,8 +345,8 @@ const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "obj
 
 /**
  * The generation state of a table from `nft -j list table` (terse or not); emptyState when `doc` is
- * undefined (the table does not exist). The live generation is the newest one present: every update
- * makes its own generation the base chains' and deletes all but the previous one.
+ * undefined (the table does not exist). The live generation is the one the base chains refer to
+ * (every update deletes all but that one before it creates its own).
  */
 export function stateFromJson(doc: unknown, family: string, table: string): GenerationState {
   const items = isRecord(doc) && Array.isArray(doc.nftables) ? (doc.nftables as unknown[]) : [];
@@ -348,13 +367,35 @@ export function stateFromJson(doc: unknown, family: string, table: string): Gene
       else objects.push({ kind, name: o.name });
     }
   }
-  const generation = Math.max(0, ...objects.map((o) => splitGenerationName(o.name).generation));
+  // The live generation is the one the base chains' rules refer to; a newer one that no rule refers
+  // to was left by an update whose `activate` did not commit (or a crash between the two). Base chains
+  // that refer to no generated object (or none at all): the newest generation present.
+  const known = new Set(objects.map((o) => o.name));
+  const referenced: number[] = [];
+  for (const item of items) {
+    if (!isRecord(item) || !isRecord(item.rule) || !baseChains.has(String(item.rule.chain))) continue;
+    for (const str of stringsIn(item.rule))
+      for (const m of str.matchAll(new RegExp(`${IDENT}`, "g")))
+        if (known.has(m[0])) referenced.push(splitGenerationName(m[0]).generation);
+  }
+  const generation = Math.max(
+    0,
+    ...(referenced.length > 0 ? referenced : objects.map((o) => splitGenerationName(o.name).generation)),
+  );
   const names = new Map<string, string>();
   for (const o of objects) {
     const s = splitGenerationName(o.name);
     if (s.generation === generation) names.set(`${o.kind} ${s.name}`, o.name);
   }
   return { family, table, generation, baseChains, objects, counters, names };
+}
+
+/** Every string inside a JSON value (nft's rule expressions, or FakeNft's rule text). */
+function stringsIn(x: unknown, out: string[] = []): string[] {
+  if (typeof x === "string") out.push(x);
+  else if (Array.isArray(x)) for (const v of x) stringsIn(v, out);
+  else if (isRecord(x)) for (const v of Object.values(x)) stringsIn(v, out);
+  return out;
 }
 
 /**
@@ -461,7 +502,9 @@ export class GenerationalTable {
 
   private async applyWhole(script: string): Promise<void> {
     const r = renderUpdate(script, this.state!);
-    await this.nft.apply(r.script);
+    await this.nft.apply(r.prepare);
+    this.state = r.prepared;
+    await this.nft.apply(r.activate);
     this.state = r.next;
   }
 }

@@ -87,7 +87,8 @@ describe("generational updates in the kernel", { skip, timeout: 120_000 }, () =>
       assert.deepEqual([...back.baseChains].sort(), [...t.known!.baseChains].sort());
       assert.equal(back.generation, t.known!.generation);
       const last = scripts().at(-1)!;
-      const upd = renderUpdate(last, back).script;
+      const r = renderUpdate(last, back);
+      const upd = r.prepare + r.activate;
       assert.doesNotMatch(
         upd,
         /^delete chain \S+ \S+ [^ .]+$/m,

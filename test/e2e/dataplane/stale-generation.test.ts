@@ -281,7 +281,8 @@ async function phase(guard: Guard, k: number, ms: number, committer: Committer):
     for (; committer !== "none" && Date.now() < end; commits++) {
       if (session) {
         const r = renderUpdate(script, state);
-        await session.commit(r.script);
+        await session.commit(r.prepare);
+        await session.commit(r.activate);
         state = r.next;
       } else await table.replace(script);
     }
@@ -377,7 +378,8 @@ describe("packets that outlive their generation (real deletions)", { skip, timeo
       const t0 = Date.now();
       for (let i = 0; i < 20; i++) {
         const r = renderUpdate(staleScript("none", K0), state);
-        await session.commit(r.script);
+        await session.commit(r.prepare);
+        await session.commit(r.activate);
         state = r.next;
       }
       const commitMs = (Date.now() - t0) / 20;
