@@ -13,14 +13,14 @@
 //     at most two generations exist after each transaction;
 //   - the second (`activate`) flushes and refills the base chains (`type … hook …`; they keep their
 //     names; created when absent, deleted or deleted and re-created when gone or declared
-//     differently) with rules that refer to the new generation.
-//   Two transactions because a set is not fully usable in the transaction that creates it: on Linux
-//   6.18 an interval set (rbtree) publishes its lookup array in its commit callback, which runs after
-//   the generation flip, so a packet that reached the new rules in between missed every element (one
-//   packet per update leaked through a firewall whose denials are interval map elements; docs/
-//   policy.md, "New sets are not ready in their own transaction");
+//     differently) with rules that refer to the new generation;
 //   - named counters keep their names and values: declared (in `prepare`) only when absent, never
 //     deleted.
+// Two transactions because a set is not fully usable in the transaction that creates it: on Linux
+// 6.18 an interval set (rbtree) publishes its lookup data in its commit callback, which (as far as
+// we read it) runs after the generation flip, so a packet that reached the new rules in between
+// missed every element (one packet per update leaked through a firewall whose denials are interval
+// map elements; docs/policy.md, "New sets are not ready in their own transaction").
 // Element deltas are translated to the current generation's names. The state of the kernel (which
 // generation is live, which objects exist) is passed in and returned; after a restart it is read back
 // from `nft -j list table` (stateFromJson: the live generation is the one the base chains refer to).
