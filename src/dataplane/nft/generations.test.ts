@@ -572,6 +572,38 @@ describe("properties", () => {
     );
   });
 
+  it("no transaction creates a set, map or chain and points a base chain at it (new sets are not ready in their own transaction)", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(scriptArb, { minLength: 1, maxLength: 5 }), async (scripts) => {
+        const nft = new FakeNft();
+        const t = new GenerationalTable(nft, "inet", "t");
+        for (const s of scripts) {
+          const r = renderUpdate(s, t.known ?? emptyState("inet", "t"));
+          // prepare: no base chain is declared, flushed or deleted.
+          assert.doesNotMatch(r.prepare, / hook /, r.prepare);
+          for (const name of (t.known ?? emptyState("inet", "t")).baseChains.keys())
+            assert.ok(!r.prepare.includes(`chain inet t ${name}\n`), `prepare touches base chain ${name}`);
+          // activate: only base chains are opened, and everything they refer to exists after prepare.
+          const opened = r.activate.split("\n").filter((l) => /^\t\S+ \S+ \{$/.test(l));
+          const bases = [...r.next.baseChains.keys()].map((n) => `\tchain ${n} {`);
+          assert.deepEqual(
+            opened.filter((l) => !bases.includes(l)),
+            [],
+            r.activate,
+          );
+          const existing = new Set(r.prepared.objects.map((o) => o.name));
+          for (const m of r.activate.matchAll(/(?:@|jump |goto )([A-Za-z_.][A-Za-z0-9_/.-]*)/g))
+            assert.ok(
+              existing.has(m[1]!),
+              `activate refers to ${m[1]}, which prepare did not leave:\n${r.activate}`,
+            );
+          await t.replace(s);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it("a translated element delta leaves what a plain apply of the next script leaves", async () => {
     await fc.assert(
       fc.asyncProperty(structureArb, elemsArb, elemsArb, async (st, x, y) => {
