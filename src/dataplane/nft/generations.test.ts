@@ -466,6 +466,25 @@ describe("currentGenerationListing", () => {
       ].join("\n"),
     );
   });
+
+  it("keeps the generation the base chains refer to, not a newer one that is only prepared", () => {
+    const listing = [
+      "table inet t {",
+      "\tchain forward {",
+      "\t\ttype filter hook forward priority filter; policy accept;",
+      "\t\tip saddr vmap @m.g3",
+      "\t}",
+      "\tmap m.g3 {",
+      "\t\ttype ipv4_addr : verdict",
+      "\t\telements = { 10.0.0.1 : drop }",
+      "\t}",
+      "\tmap m.g4 {",
+      "\t\ttype ipv4_addr : verdict",
+      "\t}",
+      "}",
+    ].join("\n");
+    assert.match(currentGenerationListing(listing), /elements = \{ 10\.0\.0\.1 : drop \}/);
+  });
 });
 
 // ------------------------------------------------------------------------------------ properties

@@ -399,8 +399,8 @@ function stringsIn(x: unknown, out: string[] = []): string[] {
 }
 
 /**
- * An `nft list table` listing (or FakeNft.dump()) as the live generation alone: objects of older
- * generations left out, generation suffixes removed (also from references), blocks sorted by kind and
+ * An `nft list table` listing (or FakeNft.dump()) as the live generation alone (the one the base
+ * chains refer to): objects of other generations left out, generation suffixes removed (also from references), blocks sorted by kind and
  * name. For readers that compare tables or look objects up by their script names.
  */
 export function currentGenerationListing(text: string): string {
@@ -427,7 +427,15 @@ export function currentGenerationListing(text: string): string {
     if (l.trim() === "") continue;
     (blocks.length === 0 ? head : tail).push(l);
   }
-  const live = Math.max(0, ...blocks.map((b) => b.generation));
+  // The live generation is the one the base chains refer to (a newer one is an update's `prepare`
+  // whose `activate` has not committed yet, or never did); without such references, the newest.
+  const names = new Set(blocks.filter((b) => b.generation > 0).map((b) => b.lines[0]!.trim().split(" ")[1]!));
+  const referenced = blocks
+    .filter((b) => b.lines.some((l) => / hook /.test(l)))
+    .flatMap((b) => b.lines.flatMap((l) => [...l.matchAll(new RegExp(IDENT, "g"))].map((m) => m[0])))
+    .filter((n) => names.has(n))
+    .map((n) => splitGenerationName(n).generation);
+  const live = Math.max(0, ...(referenced.length > 0 ? referenced : blocks.map((b) => b.generation)));
   const strip = (l: string) => l.replace(/(?<=[A-Za-z0-9_/-])\.g\d+(?![A-Za-z0-9_/.-])/g, "");
   const kept = blocks
     .filter((b) => b.generation === 0 || b.generation === live)
