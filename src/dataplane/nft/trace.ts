@@ -1,12 +1,13 @@
 // A virtual packet through one base chain of a FakeNft table (kube-proxy's tracer idea), so unit tests
 // can assert what a rendered program DOES to a packet, not only what it says. It knows only the match
 // and action forms the node compiler emits in its filter-forward, mangle-prerouting (egress-mark,
-// egress-nic) and nat-postrouting chains (IPv4 address/prefix/set matches, meta nfproto, oifname, ct
+// egress-nic) and nat-postrouting chains: IPv4 address/prefix/set matches, meta nfproto, oifname, ct
 // direction, ct mark (masked, against a value or a set), ct status, ct state [!=] new, ct/meta mark
 // set (a value, the other mark, `or`, a numgen map), snat via map, masquerade, drop, reject,
-// counter, return, jump/goto, verdict maps keyed by an address, numgen vmaps) and throws TraceError on anything else, so a new rule form cannot pass a test
-// unnoticed. No conntrack: the caller states the packet's ct mark, direction and whether it was
-// DNATed; the marks a chain sets are reported with an accept.
+// counter, return, jump/goto, verdict maps keyed by single addresses, numgen vmaps. It throws
+// TraceError on anything else, so a new rule form cannot pass a test unnoticed. No conntrack: the
+// caller states the packet's ct mark, direction and whether it was DNATed; the marks a chain sets
+// are reported with an accept.
 import { containsV4, parseV4, parseV4CIDR, type V4CIDR } from "../compile/ipv4.js";
 import type { FakeNft } from "./fake.js";
 
@@ -129,8 +130,10 @@ export function traceChain(
           const key = w[i] === "saddr" ? saddr : daddr;
           const m = w[i + 2] ?? fail("missing map");
           i += 3;
-          const entries = lookup(m.slice(1)) ?? fail(`unknown map ${m}`);
-          const hit = entries.map((e) => e.split(" : ")).find(([k]) => parseV4(k ?? "") === key);
+          const entries = (lookup(m.slice(1)) ?? fail(`unknown map ${m}`)).map((e) => e.split(" : "));
+          if (entries.some(([k]) => parseV4(k ?? "") === undefined))
+            fail(`${m}: only verdict maps keyed by single IPv4 addresses are traced`);
+          const hit = entries.find(([k]) => parseV4(k!) === key);
           // A miss goes on with the next rule (nft: NFT_BREAK).
           if (!hit) matched = false;
           else {
