@@ -10,10 +10,13 @@
 //          keeps the address and SNAT rules of the dead agent. Probed for --window ms; then the
 //          agent is restarted as `lab up` starts it and the time until the assignment is consistent
 //          again (each IP on exactly its holder) is measured.
+// A probe pod evicted because a cut outlasted the node grace (4 s) is created again before the next
+// run (logged, and listed in the summary as probePodsRecreated).
 // Never touches anything outside its own lab; `lab down` runs in `finally`.
 //
 //   npx tsc -p tsconfig.json --outDir .build/x && node .build/x/bench/lab/failover.bench.js --runs 20
 //   options: --mode link|agent|both (both), --window ms (6000, agent mode), --keep (leave the lab up)
+import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -242,11 +245,34 @@ async function agentRun(i: number) {
 }
 
 const errors: string[] = [];
+/** Probe pods created again because the node lifecycle controller had evicted them. */
+const recreated: string[] = [];
+
+/** A cut that outlasts the node grace (4 s) gets the node tainted and its pods evicted, the bench's
+ *  probe pod among them (it runs without a toleration, like any pod): create it again before the
+ *  next run instead of failing every later run on that node. */
+async function ensureProbePods(run: number): Promise<void> {
+  const running = new Set(
+    lab
+      .status()
+      .pods.filter((p) => p.phase === "Running")
+      .map((p) => `${p.namespace}/${p.name}`),
+  );
+  for (const n of NODES) {
+    const pod = probePods.get(n)!;
+    if (running.has(`${pod.namespace}/${pod.name}`) && existsSync(`/run/netns/${pod.netns}`)) continue;
+    const name = `bench-${n}-r${run + 1}`;
+    log(`probe pod ${pod.namespace}/${pod.name} on ${n} is gone (evicted); creating ${name}`);
+    probePods.set(n, await lab.createPod("namespace1", name, n));
+    recreated.push(`${n} before run ${run + 1}`);
+  }
+}
 
 /** One run; an error (e.g. assignments that never settle) is logged and counted, and the lab is
  *  put back together (links up, dead agents restarted) before the next run. */
 async function attempt<T>(mode: string, i: number, run: () => Promise<T>): Promise<T | undefined> {
   try {
+    await ensureProbePods(i);
     return await run();
   } catch (e) {
     const msg = `${mode} #${i + 1}: ${e instanceof Error ? e.message : String(e)}`;
@@ -355,6 +381,7 @@ try {
     };
   }
   summary.errors = errors;
+  summary.probePodsRecreated = recreated;
   summary.loadAverage = load();
   summary.wallSeconds = Math.round((Date.now() - started) / 1000);
   log(JSON.stringify(summary, null, 2));
