@@ -647,6 +647,34 @@ describe("properties", () => {
 // ------------------------------------------------------------------------------------ real compilers
 
 describe("the compilers' scripts", () => {
+  it("base chains create no sets: no anonymous set or map in their rules (it would be created in activate)", () => {
+    const view = randomCase(3).view;
+    const scripts = [
+      ...egressNodeViews().map((v) => compileNodeProgram(v).nft),
+      ...Array.from({ length: 12 }, (_, i) => compilePolicyProgram(randomCase(i + 1).view).nft),
+      compileMulticastProgram(
+        {
+          ...view,
+          namespaces: view.namespaces.map((x, i) => ({ ...x, multicast: true, netid: x.netid ?? i + 1 })),
+        },
+        {
+          bridge: "cbr0",
+          vxlan: "egmc0",
+          ports: view.pods.filter((p) => p.local).map((p, i) => ({ ip: p.ip, ifname: `veth${i}` })),
+        },
+      ).nft,
+    ];
+    let baseRules = 0;
+    for (const s of scripts)
+      for (const b of parseTableScript(s).blocks)
+        if (b.declaration !== undefined)
+          for (const l of b.lines) {
+            baseRules++;
+            assert.doesNotMatch(l, /\{/, `base chain ${b.name}: ${l.trim()}`);
+          }
+    assert.ok(baseRules > 50, `${baseRules} base chain rules checked`);
+  });
+
   it("node program: a sequence of programs, also with element deltas in between", async () => {
     const views = egressNodeViews();
     const nft = new FakeNft();
