@@ -19,6 +19,8 @@
 // --warmup N sends N tunnels through each proxy before the first round (default 1000).
 // --dump FILE writes every tunnel (start time on the monotonic clock, the client's port, phases)
 // as JSON, to be matched with timestamps taken inside a proxy.
+// --pin (experiments, needs two CPUs): every proxy runs on CPU 1, the driver, wrk and the origin on
+// CPU 0 (taskset), so the load generator does not compete with the proxy measured.
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -439,6 +441,15 @@ async function main(): Promise<void> {
       ...(base ? [waitForPort(basePort)] : []),
     ]);
 
+    if (process.argv.includes("--pin")) {
+      // Every proxy on CPU 1, the load (this driver, wrk, the origin) on CPU 0: the proxies then
+      // compete with each other's idle time only, not with the load generator (experiments; all
+      // threads of each process, `taskset -a`).
+      const pin = (cpu: string, pid: number | undefined) =>
+        execFileSync("taskset", ["-a", "-p", "-c", cpu, String(pid)], { stdio: "ignore" });
+      for (const c of [ours, squid, ...(base ? [base] : [])]) pin("1", c.pid);
+      for (const pid of [origin.pid, process.pid]) pin("0", pid);
+    }
     const squidVersion =
       /Version (\S+)/.exec(execFileSync("squid", ["-v"], { encoding: "utf8" }))?.[1] ?? "?";
     type Result = {
