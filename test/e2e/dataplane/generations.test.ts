@@ -3,8 +3,9 @@
 // (suffixes stripped) equals what a plain whole-table apply of the same script leaves in a second
 // namespace, at most two generations exist, and an updater started afresh (an agent restart) reads
 // the state back so that its first update keeps the base chains (flushed, not re-created: the kernel's
-// JSON declarations compare equal to the scripts') and the live generation. Needs root and nft;
-// skipped otherwise. Both namespaces are deleted in after().
+// JSON declarations compare equal to the scripts') and the live generation; after a `prepare` whose
+// `activate` never ran (a crash between the two), the generation the base chains use is read back as
+// the live one. Needs root and nft; skipped otherwise. Both namespaces are deleted in after().
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
@@ -103,6 +104,32 @@ describe("generational updates in the kernel", { skip, timeout: 120_000 }, () =>
       assert.equal(
         currentGenerationListing(list(GEN, family, table)),
         currentGenerationListing(list(PLAIN, family, table)),
+      );
+
+      // A crash between the two transactions: a newer generation exists that no base chain uses.
+      // Read back from the kernel's JSON, the live generation is still the one the base chains use,
+      // the listing shows it, and the next updater deletes the unused one and lands.
+      const live = restarted.known!.generation;
+      const first = scripts()[0]!;
+      await gen.apply(renderUpdate(first, restarted.known!).prepare);
+      const half = stateFromJson(await gen.listJson(family, table), family, table);
+      assert.equal(half.generation, live, "a prepared generation is not taken for the live one");
+      assert.equal(
+        currentGenerationListing(list(GEN, family, table)),
+        currentGenerationListing(list(PLAIN, family, table)),
+      );
+      const updater = new GenerationalTable(gen, family, table);
+      await updater.replace(first);
+      await plain.apply(first);
+      assert.equal(updater.known!.generation, live + 2);
+      assert.equal(
+        currentGenerationListing(list(GEN, family, table)),
+        currentGenerationListing(list(PLAIN, family, table)),
+      );
+      const left = new Set(updater.known!.objects.map((o) => splitGenerationName(o.name).generation));
+      assert.deepEqual(
+        [...left].sort((a, b) => a - b),
+        [live, live + 2],
       );
     });
   }
