@@ -11,8 +11,9 @@
 // Second case, the real policy compiler's programs: an EgressNetworkPolicy flipped between a rule
 // order whose denial is the chain's default (`drop` after the address map) and one whose denial is an
 // interval map element (`10.78.1.0/24 : drop`, default accept). A set is not fully usable in the
-// transaction that creates it (Linux 6.18 publishes an interval set's lookup array in its commit
-// callback, after the generation flip): with the whole update in one transaction, about one packet
+// transaction that creates it (on Linux 6.18, as far as we read it, an interval set publishes its
+// lookup data in a commit callback that runs after the generation flip; docs/policy.md, "New sets
+// are not ready in their own transaction"): with the whole update in one transaction, about one packet
 // per flip reached the server; GenerationalTable creates a generation in one transaction and points
 // the base chains at it in a second one (generations.ts) and must leak none. The one-transaction
 // path is run too and only reported (on another kernel it may not leak).
