@@ -48,19 +48,15 @@ import { RealNft } from "../../src/dataplane/nft/execer.js";
 import { PersistentNft } from "../../src/dataplane/nft/persistent.js";
 import { logger } from "../../src/util/log.js";
 import { runInScratchNamespace } from "../scratch-netns.js";
+import { arg, textArg } from "../support/args.js";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const PODS = arg("pods", 10_000);
 const EIPS = arg("egressips", 1_000);
 const EVENTS = arg("events", 100);
 /** Events before the measured ones (JIT, the first sync's garbage and lingering arping processes). */
 const WARMUP = arg("warmup", 10);
 const EXECUTOR = (() => {
-  const i = process.argv.indexOf("--executor");
-  const v = i >= 0 ? process.argv[i + 1] : "persistent";
+  const v = textArg("executor") ?? "persistent";
   if (v !== "spawn" && v !== "persistent") throw new Error(`--executor: spawn or persistent, not ${v}`);
   return v;
 })();

@@ -13,11 +13,8 @@ import { RealIp } from "../../src/dataplane/ip/execer.js";
 import { applySysctls, reconcileIp } from "../../src/dataplane/ip/reconciler.js";
 import { RealNft } from "../../src/dataplane/nft/execer.js";
 import { elementDelta } from "../../src/dataplane/nft/incremental.js";
+import { arg } from "../support/args.js";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const PODS = arg("pods", 10_000);
 const EIPS = arg("egressips", 1_000);
 const RUNS = arg("runs", 7);

@@ -20,11 +20,8 @@ import {
 import type { EgressFirewallRuleView } from "../../src/dataplane/compile/policy/types.js";
 import { emptyState, renderUpdate } from "../../src/dataplane/nft/generations.js";
 import { PersistentNft } from "../../src/dataplane/nft/persistent.js";
+import { arg } from "../support/args.js";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const RUNS = arg("runs", 21);
 const RULES = arg("rules", 8000);
 const POLICIES = arg("policies", 1000);

@@ -21,11 +21,8 @@ import { type NftExecer, RealNft } from "../../src/dataplane/nft/execer.js";
 import { elementDelta } from "../../src/dataplane/nft/incremental.js";
 import { PersistentNft } from "../../src/dataplane/nft/persistent.js";
 import { runInScratchNamespace } from "../scratch-netns.js";
+import { arg } from "../support/args.js";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const PODS = arg("pods", 10_000);
 const EIPS = arg("egressips", 1_000);
 const RUNS = arg("runs", 200);

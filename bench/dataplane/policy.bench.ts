@@ -13,11 +13,8 @@ import { compilePolicyProgram } from "../../src/dataplane/compile/policy/compile
 import { bigFirewallView, manyPoliciesView } from "../../src/dataplane/compile/policy/fixtures.js";
 import type { PolicyProgram, PolicyView } from "../../src/dataplane/compile/policy/types.js";
 import { RealNft } from "../../src/dataplane/nft/execer.js";
+import { arg } from "../support/args.js";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const RULES = arg("rules", 8000);
 const POLICIES = arg("policies", 1000);
 const PODS = arg("pods", 10_000);

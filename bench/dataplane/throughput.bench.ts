@@ -19,11 +19,8 @@ import { RealIp } from "../../src/dataplane/ip/execer.js";
 import { reconcileIp } from "../../src/dataplane/ip/reconciler.js";
 import { RealNft } from "../../src/dataplane/nft/execer.js";
 import { type LabNode, NetLab } from "../../test/e2e/dataplane/netlab.js";
+import { arg } from "../support/args.js";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const RUNS = arg("runs", 5);
 const SECONDS = arg("seconds", 2);
 const PODS = arg("pods", 10_000);

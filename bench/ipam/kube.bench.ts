@@ -27,11 +27,8 @@ import {
   wbConfig,
 } from "../../test/e2e/ipam/helpers.js";
 import { startTestServer } from "../../test/e2e/support/server.js";
+import { arg } from "../support/args.js";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const SEQUENTIAL = arg("sequential", 50);
 const TOTAL = arg("total", 1000);
 const CALLERS = arg("callers", 50);

@@ -9,15 +9,9 @@
 
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import { arg } from "../support/args.js";
 
 const HOST = "127.0.0.1";
-
-function arg(name: string, def?: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
-  if (v === undefined || !Number.isFinite(v)) throw new Error(`--${name} is required (a number)`);
-  return v;
-}
 
 /** CPU time (user + system, ms) used so far by `pid`. */
 function cpuMs(pid: number): number {

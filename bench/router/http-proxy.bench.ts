@@ -31,21 +31,12 @@ import { dirname, join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseHttpProxyDestination } from "../../src/router/config/proxy.js";
+import { arg, textArg } from "../support/args.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliEntry = join(here, "..", "..", "src", "router", "cli-entry.js");
 const POLICY = "!*.example.com\n!192.168.1.0/24\n*\n";
 const HOST = "127.0.0.1";
-
-function textArg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 
 /** The squid.conf upstream's egress-http-proxy image writes for a policy, plus the private
  *  paths and loopback-only DNS a benchmark on a shared machine needs. */

@@ -19,18 +19,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { cleanupOnSignal } from "../../test/e2e/support/on-signal.js";
+import { arg, textArg } from "../support/args.js";
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const RUNS = arg("runs", 7);
 const SECONDS = arg("seconds", 3);
 /** --sysctl a=b,c=d: set in the middle namespace (its own, never the host's), for experiments. */
-const SYSCTLS = (() => {
-  const i = process.argv.indexOf("--sysctl");
-  return i >= 0 ? (process.argv[i + 1] ?? "").split(",").filter((kv) => kv !== "") : [];
-})();
+const SYSCTLS = (textArg("sysctl") ?? "").split(",").filter((kv) => kv !== "");
 const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 const P = `rtb${process.pid % 100000}`;
