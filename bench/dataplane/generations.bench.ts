@@ -6,9 +6,9 @@
 // transactions) and with the same update in one transaction (prepare + activate in one apply, the
 // old form), taking turns, through the agent's executor (PersistentNft: libnftables in a
 // long-lived helper; falls back to spawning `nft` when the helper is not built). Prints the median
-// and p90 wall time per update. Runs inside a network namespace it creates and deletes (needs root).
+// and p90 wall time per update. Runs inside a scratch network namespace (bench/scratch-netns.ts:
+// created and deleted around the run, also on failure or Ctrl-C; needs root).
 // Run after building: node <out>/bench/dataplane/generations.bench.js [--runs N] [--rules N] [--policies N] [--pods N]
-import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { compilePolicyProgram } from "../../src/dataplane/compile/policy/compile.js";
 import {
@@ -20,6 +20,7 @@ import {
 import type { EgressFirewallRuleView } from "../../src/dataplane/compile/policy/types.js";
 import { emptyState, renderUpdate } from "../../src/dataplane/nft/generations.js";
 import { PersistentNft } from "../../src/dataplane/nft/persistent.js";
+import { runInScratchNamespace } from "../scratch-netns.js";
 import { arg } from "../support/args.js";
 
 const RUNS = arg("runs", 21);
@@ -27,7 +28,6 @@ const RULES = arg("rules", 8000);
 const POLICIES = arg("policies", 1000);
 const PODS = arg("pods", 10_000);
 
-const ns = `eggen-${Math.random().toString(36).slice(2, 7)}-bench`;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
 
 function firewall(rules: EgressFirewallRuleView[]): string {
@@ -76,9 +76,8 @@ const programs: { name: string; variants: () => [string, string] }[] = [
   },
 ];
 
-async function main(): Promise<void> {
-  execFileSync("ip", ["netns", "add", ns]);
-  const nft = new PersistentNft({ netns: ns, onFallback: (r) => console.error(`# helper fallback: ${r}`) });
+async function inside(): Promise<void> {
+  const nft = new PersistentNft({ onFallback: (r) => console.error(`# helper fallback: ${r}`) });
   try {
     console.log(
       `# ${new Date().toISOString()} load ${loadavg()
@@ -118,8 +117,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await nft.close();
-    execFileSync("ip", ["netns", "del", ns]);
   }
 }
 
-await main();
+await runInScratchNamespace("eggen", inside);
