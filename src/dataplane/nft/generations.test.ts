@@ -351,6 +351,17 @@ describe("GenerationalTable over FakeNft", () => {
     assert.match(nft.dump(), /ip saddr vmap @fw_pods\.g4/);
   });
 
+  it("a legacy table (unsuffixed names) with a prepared generation on top is still read as generation 0", async () => {
+    const nft = new FakeNft();
+    await nft.apply(SAMPLE);
+    const legacy = stateFromJson(await nft.listJson("inet", "t"), "inet", "t");
+    assert.equal(legacy.generation, 0);
+    await nft.apply(renderUpdate(SAMPLE, legacy).prepare); // generation 1, never activated
+    const back = stateFromJson(await nft.listJson("inet", "t"), "inet", "t");
+    assert.equal(back.generation, 0);
+    assert.equal(back.names.get("map fw_pods"), "fw_pods");
+  });
+
   it("a refused activate: the update is retried from the kernel's state and lands", async () => {
     const nft = new FakeNft();
     let refuse = 1;

@@ -367,20 +367,14 @@ export function stateFromJson(doc: unknown, family: string, table: string): Gene
       else objects.push({ kind, name: o.name });
     }
   }
-  // The live generation is the one the base chains' rules refer to; a newer one that no rule refers
-  // to was left by an update whose `activate` did not commit (or a crash between the two). Base chains
-  // that refer to no generated object (or none at all): the newest generation present.
-  const known = new Set(objects.map((o) => o.name));
-  const referenced: number[] = [];
-  for (const item of items) {
-    if (!isRecord(item) || !isRecord(item.rule) || !baseChains.has(String(item.rule.chain))) continue;
-    for (const str of stringsIn(item.rule))
-      for (const m of str.matchAll(new RegExp(`${IDENT}`, "g")))
-        if (known.has(m[0])) referenced.push(splitGenerationName(m[0]).generation);
-  }
-  const generation = Math.max(
-    0,
-    ...(referenced.length > 0 ? referenced : objects.map((o) => splitGenerationName(o.name).generation)),
+  const baseTexts = items.flatMap((item) =>
+    isRecord(item) && isRecord(item.rule) && baseChains.has(String(item.rule.chain))
+      ? stringsIn(item.rule)
+      : [],
+  );
+  const generation = liveGeneration(
+    baseTexts,
+    objects.map((o) => o.name),
   );
   const names = new Map<string, string>();
   for (const o of objects) {
@@ -388,6 +382,23 @@ export function stateFromJson(doc: unknown, family: string, table: string): Gene
     if (s.generation === generation) names.set(`${o.kind} ${s.name}`, o.name);
   }
   return { family, table, generation, baseChains, objects, counters, names };
+}
+
+/**
+ * The live generation of a table: the newest one its base chains' rules (`baseTexts`, any text
+ * holding them) refer to among `objectNames` (sets, maps, regular chains, counters; never the base
+ * chains themselves; a legacy unsuffixed object counts as generation 0). A newer generation that no rule refers to
+ * was left by an update whose `activate` has not committed yet, or never did. Base chains that refer
+ * to no generated object (or none at all): the newest generation present (0 when none).
+ */
+function liveGeneration(baseTexts: readonly string[], objectNames: readonly string[]): number {
+  const known = new Set(objectNames);
+  const referenced = baseTexts
+    .flatMap((t) => [...t.matchAll(new RegExp(IDENT, "g"))].map((m) => m[0]))
+    .filter((n) => known.has(n))
+    .map((n) => splitGenerationName(n).generation);
+  const all = referenced.length > 0 ? referenced : objectNames.map((n) => splitGenerationName(n).generation);
+  return Math.max(0, ...all);
 }
 
 /** Every string inside a JSON value (nft's rule expressions, or FakeNft's rule text). */
@@ -427,15 +438,11 @@ export function currentGenerationListing(text: string): string {
     if (l.trim() === "") continue;
     (blocks.length === 0 ? head : tail).push(l);
   }
-  // The live generation is the one the base chains refer to (a newer one is an update's `prepare`
-  // whose `activate` has not committed yet, or never did); without such references, the newest.
-  const names = new Set(blocks.filter((b) => b.generation > 0).map((b) => b.lines[0]!.trim().split(" ")[1]!));
-  const referenced = blocks
-    .filter((b) => b.lines.some((l) => / hook /.test(l)))
-    .flatMap((b) => b.lines.flatMap((l) => [...l.matchAll(new RegExp(IDENT, "g"))].map((m) => m[0])))
-    .filter((n) => names.has(n))
-    .map((n) => splitGenerationName(n).generation);
-  const live = Math.max(0, ...(referenced.length > 0 ? referenced : blocks.map((b) => b.generation)));
+  const isBase = (b: (typeof blocks)[number]) => b.lines.some((l) => / hook /.test(l));
+  const live = liveGeneration(
+    blocks.filter(isBase).flatMap((b) => b.lines.slice(1)),
+    blocks.filter((b) => !isBase(b)).map((b) => b.lines[0]!.trim().split(" ")[1]!),
+  );
   const strip = (l: string) => l.replace(/(?<=[A-Za-z0-9_/-])\.g\d+(?![A-Za-z0-9_/.-])/g, "");
   const kept = blocks
     .filter((b) => b.generation === 0 || b.generation === live)
