@@ -318,14 +318,19 @@ function stop(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
-/** Time (ms) the threads of `pid` spent runnable but waiting for a CPU (schedstat's second
- *  field): delay that comes from the machine's load, not from the proxy's own work. */
-function runQueueMs(pid: number): number {
+/** Summed over the threads of `pid`: the time (ms) they spent runnable but waiting for a CPU
+ *  (schedstat's second field: delay that comes from the machine's load, not from the proxy's own
+ *  work), and how often they blocked (voluntary context switches: each is a later wake-up that
+ *  may wait in the run queue). */
+function threadStats(pid: number): { runQueueMs: number; blocks: number } {
   let ns = 0;
+  let blocks = 0;
   try {
     for (const t of readdirSync(`/proc/${pid}/task`)) {
       try {
         ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[1]);
+        const status = readFileSync(`/proc/${pid}/task/${t}/status`, "utf8");
+        blocks += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       } catch {
         // thread gone
       }
@@ -333,7 +338,7 @@ function runQueueMs(pid: number): number {
   } catch {
     // process gone
   }
-  return ns / 1e6;
+  return { runQueueMs: ns / 1e6, blocks };
 }
 
 /** CPU time (user + system, ms) used so far by `pid` and its live descendants. On a shared, loaded
@@ -453,6 +458,8 @@ async function main(): Promise<void> {
       sysShareTunnel: number;
       /** Run-queue wait of the proxy's threads per tunnel (µs). */
       runQueueUsPerTunnel: number;
+      /** Times the proxy's threads blocked (voluntary context switches), per tunnel. */
+      blocksPerTunnel: number;
     };
     const results: Record<string, Result> = {};
     const rounds: { round: number; name: string; loadavg: string; result: Result }[] = [];
@@ -494,10 +501,10 @@ async function main(): Promise<void> {
         const c0 = cpuMs(pid);
         const get = skip === "get" ? noGet : wrk(port, originPort, seconds, connections, dir);
         const c1 = cpuMs(pid);
-        const q1 = runQueueMs(pid);
+        const q1 = threadStats(pid);
         const connect = skip === "tunnels" ? noTunnels : await tunnels(port, originPort, total, concurrency);
         const c2 = cpuMs(pid);
-        const q2 = runQueueMs(pid);
+        const q2 = threadStats(pid);
         const result: Result = {
           get,
           connect,
@@ -505,7 +512,8 @@ async function main(): Promise<void> {
           cpuMsPerMiB: skip === "tunnels" ? Number.NaN : (c2.total - c1.total) / (total - connect.failed),
           sysShareGet: (c1.sys - c0.sys) / (c1.total - c0.total),
           sysShareTunnel: (c2.sys - c1.sys) / (c2.total - c1.total),
-          runQueueUsPerTunnel: ((q2 - q1) * 1000) / Math.max(1, connect.tunnels),
+          runQueueUsPerTunnel: ((q2.runQueueMs - q1.runQueueMs) * 1000) / Math.max(1, connect.tunnels),
+          blocksPerTunnel: (q2.blocks - q1.blocks) / Math.max(1, connect.tunnels),
         };
         rounds.push({
           round,
@@ -557,14 +565,14 @@ async function main(): Promise<void> {
           `| ${round + 1} | ${name} | ${l} | ${f(r.get.rps)} | ${f(r.get.p50ms, 2)} | ${f(r.get.p99ms, 2)} | ${f(r.cpuUsPerGet)} | ${f(100 * r.sysShareGet)} | ${r.get.non2xx} | ${f(r.connect.mibPerSecond)} | ${f(r.connect.p50ms, 1)} | ${f(r.connect.p99ms, 1)} | ${f(r.connect.setupP99ms, 1)} | ${f(r.cpuMsPerMiB, 2)} | ${f(100 * r.sysShareTunnel)} | ${r.connect.failed} |`,
       ),
       "",
-      "Tunnel phases as the client sees them, p50 / p99 ms: setup (connect until the 200), first (GET sent until the first byte), body (first until last byte), close (last byte until closed). Driver loop: p99 event-loop delay of this client during the tunnels. Run queue: time the proxy's threads waited for a CPU, per tunnel.",
+      "Tunnel phases as the client sees them, p50 / p99 ms: setup (connect until the 200), first (GET sent until the first byte), body (first until last byte), close (last byte until closed). Driver loop: p99 event-loop delay of this client during the tunnels. Run queue: time the proxy's threads waited for a CPU, per tunnel. Blocks: times the proxy's threads blocked (voluntary context switches), per tunnel; each is a wake-up that can wait in the run queue.",
       "",
-      "| round | proxy | setup | first | body | close | driver loop p99 ms | run queue µs/tunnel |",
-      "|---|---|---:|---:|---:|---:|---:|---:|",
+      "| round | proxy | setup | first | body | close | driver loop p99 ms | run queue µs/tunnel | blocks/tunnel |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|",
       ...rounds.map(({ round, name, result: r }) => {
         const p = r.connect.phases;
         const c = (k: keyof Phases): string => `${f(p[k].p50, 2)} / ${f(p[k].p99, 2)}`;
-        return `| ${round + 1} | ${name} | ${c("setup")} | ${c("first")} | ${c("body")} | ${c("close")} | ${f(r.connect.driverLoopP99ms, 1)} | ${f(r.runQueueUsPerTunnel)} |`;
+        return `| ${round + 1} | ${name} | ${c("setup")} | ${c("first")} | ${c("body")} | ${c("close")} | ${f(r.connect.driverLoopP99ms, 1)} | ${f(r.runQueueUsPerTunnel)} | ${f(r.blocksPerTunnel, 1)} |`;
       }),
       "",
       ...(skip === "tunnels"
