@@ -11,7 +11,7 @@
 // It does not evaluate rule semantics (counters stay at the values the script declares).
 // `dump()` prints the state sorted (objects by kind and name, set elements sorted; rule order kept).
 import { NftError, type NftExecer } from "./execer.js";
-import { generationName, priorityValue, splitGenerationName } from "./generations.js";
+import { generationName, liveGeneration, priorityValue, splitGenerationName } from "./generations.js";
 
 type ObjKind = "chain" | "counter" | "map" | "set";
 
@@ -244,17 +244,23 @@ export class FakeNft implements NftExecer {
     return t && this.resolve(t, "chain", chain)?.statements.filter(isRule);
   }
 
-  /** `name` in the live generation (the newest suffix in the table) when the table holds
-   *  generations, else (or for a name with a suffix) the object of that exact name; a base chain is
-   *  never suffixed. */
+  /** `name` in the live generation when the table holds generations, else (or for a name with a
+   *  suffix) the object of that exact name; a base chain is never suffixed. The live generation is
+   *  the one the base chains refer to, as the kernel read-back decides (generations.ts
+   *  liveGeneration): a generation prepared but not yet activated is not live. */
   private resolve(t: NftTable, kind: ObjKind, name: string): NftObject | undefined {
-    let live = 0;
-    for (const o of t.objects.values()) live = Math.max(live, splitGenerationName(o.name).generation);
     const exact = t.objects.get(`${kind} ${name}`);
+    const isBase = (o: NftObject): boolean =>
+      o.kind === "chain" && o.statements.some((x) => x.startsWith("type "));
+    const objects = [...t.objects.values()];
+    const live = liveGeneration(
+      objects.filter(isBase).flatMap((o) => o.statements.filter(isRule)),
+      objects.filter((o) => !isBase(o)).map((o) => o.name),
+    );
     if (live === 0 || splitGenerationName(name).generation > 0) return exact;
     const current = t.objects.get(`${kind} ${generationName(name, live)}`);
     if (current) return current;
-    return exact?.statements.some((x) => x.startsWith("type ")) && kind === "chain" ? exact : undefined;
+    return exact && isBase(exact) ? exact : undefined;
   }
 
   /** Whole state as sorted text (tables by family/name, objects by kind/name, elements sorted). */

@@ -343,12 +343,16 @@ describe("GenerationalTable over FakeNft", () => {
     const back = stateFromJson(await nft.listJson("inet", "t"), "inet", "t");
     assert.equal(back.generation, 2);
     assert.equal(back.names.get("map fw_pods"), "fw_pods.g2");
+    // FakeNft's lookups by script name follow the same rule as the read-back.
+    const changed = SAMPLE.replace("10.128.0.5 : 192.168.1.9", "10.128.0.5 : 192.168.1.77");
+    await nft.apply(renderUpdate(changed, back).prepare); // generation 4 (3 deleted), other content
+    assert.deepEqual(nft.elements("inet", "t", "egressip_snat_eth0"), ["10.128.0.5 : 192.168.1.9"]);
     const restarted = new GenerationalTable(nft, "inet", "t");
     await update(restarted, SAMPLE);
-    assert.equal(restarted.known!.generation, 4);
+    assert.equal(restarted.known!.generation, 5);
     const gens = new Set(restarted.known!.objects.map((o) => splitGenerationName(o.name).generation));
-    assert.deepEqual([...gens].sort(), [2, 4]);
-    assert.match(nft.dump(), /ip saddr vmap @fw_pods\.g4/);
+    assert.deepEqual([...gens].sort(), [2, 5]);
+    assert.match(nft.dump(), /ip saddr vmap @fw_pods\.g5/);
   });
 
   it("a legacy table (unsuffixed names) with a prepared generation on top is still read as generation 0", async () => {

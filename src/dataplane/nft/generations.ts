@@ -391,7 +391,7 @@ export function stateFromJson(doc: unknown, family: string, table: string): Gene
  * was left by an update whose `activate` has not committed yet, or never did. Base chains that refer
  * to no generated object (or none at all): the newest generation present (0 when none).
  */
-function liveGeneration(baseTexts: readonly string[], objectNames: readonly string[]): number {
+export function liveGeneration(baseTexts: readonly string[], objectNames: readonly string[]): number {
   const known = new Set(objectNames);
   const referenced = baseTexts
     .flatMap((t) => [...t.matchAll(new RegExp(IDENT, "g"))].map((m) => m[0]))
