@@ -16,7 +16,11 @@ import { parseDnsProxyDestination, parseHttpProxyDestination } from "./config/pr
 import { serverTtlResolver, startDnsProxy } from "./dns-proxy/server.js";
 import { decideHost, needsAddresses, ruleText } from "./http-proxy/policy.js";
 import { type HostResolver, serverResolver, staticResolver, systemResolver } from "./http-proxy/resolver.js";
-import { DEFAULT_HTTP_PROXY_PORT, startHttpProxy } from "./http-proxy/server.js";
+import {
+  DEFAULT_HTTP_PROXY_PORT,
+  DEFAULT_TUNNEL_IDLE_TIMEOUT_MS,
+  startHttpProxy,
+} from "./http-proxy/server.js";
 import { BadTargetError, parseAuthority, parseHost } from "./http-proxy/target.js";
 import { networkSetup } from "./redirect/ip.js";
 import { DEFAULT_INTERFACES, type RouterInterfaces, renderNftScript } from "./redirect/nft.js";
@@ -125,6 +129,14 @@ function parsePortOption(v: string): number {
   return n;
 }
 
+/** `--tunnel-idle-timeout`: whole seconds, 0 for none; in milliseconds. */
+export function parseIdleTimeoutOption(v: string): number {
+  if (!/^\d{1,9}$/.test(v)) {
+    throw new Error(`--tunnel-idle-timeout expects whole seconds (0 for none): ${JSON.stringify(v)}`);
+  }
+  return Number(v) * 1000;
+}
+
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 export function registerRouterCommands(program: Command): void {
@@ -168,8 +180,20 @@ export function registerRouterCommands(program: Command): void {
     .option("--dns-server <ip>", "name server to ask instead of the system's (repeatable)", collect, [])
     .option("--port <port>", "listen port", String(DEFAULT_HTTP_PROXY_PORT))
     .option("--listen <address>", "listen address", "0.0.0.0")
+    .option(
+      "--tunnel-idle-timeout <seconds>",
+      "close a CONNECT tunnel idle this long (0: never)",
+      String(DEFAULT_TUNNEL_IDLE_TIMEOUT_MS / 1000),
+    )
     .action(
-      async (o: { check?: string; resolve: string[]; dnsServer: string[]; port: string; listen: string }) => {
+      async (o: {
+        check?: string;
+        resolve: string[];
+        dnsServer: string[];
+        port: string;
+        listen: string;
+        tunnelIdleTimeout: string;
+      }) => {
         let resolver: HostResolver = systemResolver;
         try {
           if (o.dnsServer.length > 0) resolver = serverResolver(dnsServerOptions(o.dnsServer));
@@ -187,6 +211,7 @@ export function registerRouterCommands(program: Command): void {
             resolver,
             port: parsePortOption(o.port),
             host: o.listen,
+            tunnelIdleTimeoutMs: parseIdleTimeoutOption(o.tunnelIdleTimeout),
             onEvent: (e) => (e.kind === "allow" ? log.debug(e, "proxy") : log.info(e, "proxy")),
           });
           log.info(

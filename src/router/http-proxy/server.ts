@@ -30,8 +30,9 @@ import { connectOrigin, joinTunnel, type OriginSocket } from "./tunnel.js";
 export const DEFAULT_HTTP_PROXY_PORT = 8080;
 
 export interface ProxyEvent {
-  /** allow: forwarded; deny: refused by policy (403); reject: malformed (400); error: 502/504. */
-  kind: "allow" | "deny" | "reject" | "error";
+  /** allow: forwarded; deny: refused by policy (403); reject: malformed (400); error: 502/504;
+   *  idle: a CONNECT tunnel closed after `tunnelIdleTimeoutMs` without a byte either way. */
+  kind: "allow" | "deny" | "reject" | "error" | "idle";
   method: string;
   target: string;
   /** The address connected to (allow), or the address/rule that decided (deny). */
@@ -47,8 +48,15 @@ export interface HttpProxyOptions {
   /** Listen address. Default all IPv4 addresses. */
   host?: string;
   connectTimeoutMs?: number;
+  /** A CONNECT tunnel that carries no byte in either direction for this long is closed (both
+   *  sides). Default 15 minutes, squid's `read_timeout`, which upstream's image leaves at its
+   *  default; 0 keeps idle tunnels forever. */
+  tunnelIdleTimeoutMs?: number;
   onEvent?: (e: ProxyEvent) => void;
 }
+
+/** squid's default `read_timeout`: how long an idle CONNECT tunnel stays open. */
+export const DEFAULT_TUNNEL_IDLE_TIMEOUT_MS = 15 * 60_000;
 
 export interface RunningHttpProxy {
   address: string;
@@ -205,6 +213,7 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
   const policy = opts.policy;
   const resolver = opts.resolver ?? systemResolver;
   const connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
+  const tunnelIdleTimeoutMs = opts.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS;
   const emit = opts.onEvent ?? (() => {});
   // Origin connections are kept alive and reused (squid keeps persistent server connections
   // too). The timeout is an idle timeout, for sockets in use and for sockets in the pool.
@@ -368,6 +377,15 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
     tunnels.add(upstream);
     upstream.on("close", () => tunnels.delete(upstream));
     joinTunnel(client, origin, head, "HTTP/1.1 200 Connection Established\r\n\r\n");
+    // Every byte of the tunnel, either way, is a read or a write on the origin's socket, so its
+    // inactivity timer is the tunnel's. (A peer that vanished without a FIN or reset would
+    // otherwise hold both sockets for good.)
+    if (tunnelIdleTimeoutMs > 0) {
+      upstream.setTimeout(tunnelIdleTimeoutMs, () => {
+        emit({ kind: "idle", method, target: url, reason: `no data for ${tunnelIdleTimeoutMs / 1000} s` });
+        upstream.destroy();
+      });
+    }
   }
 
   // HTTP/1.1 clients must send Host, but an absolute-form target already names the host; the

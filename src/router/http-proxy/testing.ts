@@ -7,17 +7,21 @@ import http from "node:http";
 import net from "node:net";
 import { parseHttpProxyDestination } from "../config/proxy.js";
 import { staticResolver } from "./resolver.js";
-import { type RunningHttpProxy, startHttpProxy } from "./server.js";
+import { type HttpProxyOptions, type RunningHttpProxy, startHttpProxy } from "./server.js";
 
 /** A proxy on 127.0.0.1 (ephemeral port) that allows every destination and resolves no names:
  *  for tests of the proxying itself. */
-export function startOpenProxy(connectTimeoutMs = 2000): Promise<RunningHttpProxy> {
+export function startOpenProxy(
+  connectTimeoutMs = 2000,
+  more: Partial<HttpProxyOptions> = {},
+): Promise<RunningHttpProxy> {
   return startHttpProxy({
     policy: parseHttpProxyDestination("*"),
     resolver: staticResolver({}),
     port: 0,
     host: "127.0.0.1",
     connectTimeoutMs,
+    ...more,
   });
 }
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import net from "node:net";
 import { after, before, test } from "node:test";
-import type { RunningHttpProxy } from "./server.js";
+import type { ProxyEvent, RunningHttpProxy } from "./server.js";
 import { startOpenProxy } from "./testing.js";
 import { freeBufferCount, TUNNEL_BUFFER_SIZE } from "./tunnel.js";
 
@@ -28,9 +28,9 @@ async function origin(onConnection: (s: net.Socket) => void): Promise<number> {
 }
 
 /** Opens a tunnel; resolves with the socket and whatever arrived after the 200's header. */
-function tunnel(port: number): Promise<{ socket: net.Socket; rest: Buffer }> {
+function tunnel(port: number, via: RunningHttpProxy = proxy): Promise<{ socket: net.Socket; rest: Buffer }> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port: proxy.port, allowHalfOpen: true });
+    const socket = net.connect({ host: "127.0.0.1", port: via.port, allowHalfOpen: true });
     let got = Buffer.alloc(0);
     const onData = (c: Buffer): void => {
       got = Buffer.concat([got, c]);
@@ -206,4 +206,61 @@ test("read buffers are reused only after their tunnel closed: concurrent tunnels
   // Closed tunnels gave their buffers back (the bytes above were checked while they were reused).
   for (let i = 0; i < 50 && freeBufferCount() === 0; i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(freeBufferCount() > 0, "no buffer was returned for reuse");
+});
+
+test("a tunnel idle in both directions is closed after the idle timeout; traffic either way keeps it open", async () => {
+  const events: ProxyEvent[] = [];
+  const idleMs = 400;
+  const short = await startOpenProxy(2000, { tunnelIdleTimeoutMs: idleMs, onEvent: (e) => events.push(e) });
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    // The origin talks every 100 ms on the first connection, stays silent on the others.
+    let n = 0;
+    const port = await origin((s) => {
+      s.on("error", () => {});
+      s.resume();
+      if (n++ === 0) timers.push(setInterval(() => s.write("tick"), 100));
+    });
+    // The proxy closes a tunnel's client side with a FIN (these sockets allow half-open ones).
+    const closedAfter = (socket: net.Socket, t0: number): Promise<number> =>
+      new Promise((resolve) => socket.on("end", () => resolve(Date.now() - t0)));
+    const down = await tunnel(port, short); // origin → client traffic
+    const up = await tunnel(port, short); // client → origin traffic
+    const quiet = await tunnel(port, short);
+    const t0 = Date.now();
+    for (const t of [down, up, quiet]) {
+      t.socket.on("error", () => {});
+      t.socket.resume();
+    }
+    timers.push(setInterval(() => up.socket.write("tock"), 100));
+    const quietClosed = closedAfter(quiet.socket, t0);
+    let downClosed = false;
+    let upClosed = false;
+    down.socket.on("end", () => {
+      downClosed = true;
+    });
+    up.socket.on("end", () => {
+      upClosed = true;
+    });
+    const quietMs = await Promise.race([
+      quietClosed,
+      new Promise<number>((r) => timers.push(setTimeout(() => r(Number.POSITIVE_INFINITY), idleMs + 3000))),
+    ]);
+    assert.ok(
+      quietMs >= idleMs - 50 && quietMs < idleMs + 1500,
+      `the quiet tunnel closed after ${quietMs} ms`,
+    );
+    await new Promise((r) => setTimeout(r, 3 * idleMs));
+    assert.equal(downClosed, false, "a tunnel with origin → client traffic was closed");
+    assert.equal(upClosed, false, "a tunnel with client → origin traffic was closed");
+    assert.deepEqual(
+      events.filter((e) => e.kind === "idle").map((e) => [e.method, e.reason]),
+      [["CONNECT", "no data for 0.4 s"]],
+    );
+    down.socket.destroy();
+    up.socket.destroy();
+  } finally {
+    for (const t of timers) clearInterval(t);
+    await short.close();
+  }
 });
