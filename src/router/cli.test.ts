@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { checkHttpProxy, parseIdleTimeoutOption, parseResolveOptions, renderRouter } from "./cli.js";
+import { checkHttpProxy, parseReadTimeoutOption, parseResolveOptions, renderRouter } from "./cli.js";
 import { staticResolver } from "./http-proxy/resolver.js";
 
 const entry = join(dirname(fileURLToPath(import.meta.url)), "cli-entry.js");
@@ -157,19 +157,16 @@ test("checkHttpProxy and --resolve parsing", async () => {
   assert.equal((await checkHttpProxy(env, "[::ffff:10.0.0.1]", r)).verdict, "allow");
 });
 
-test("http-proxy --tunnel-idle-timeout takes whole seconds; anything else exits 1 quoting the value", () => {
-  assert.equal(parseIdleTimeoutOption("900"), 900_000);
-  assert.equal(parseIdleTimeoutOption("0"), 0);
+test("http-proxy --read-timeout takes whole seconds; anything else exits 1 quoting the value", () => {
+  assert.equal(parseReadTimeoutOption("900"), 900_000);
+  assert.equal(parseReadTimeoutOption("0"), 0);
   for (const bad of ["", "-1", "1.5", "15m", "1e3", "9999999999"]) {
-    assert.throws(
-      () => parseIdleTimeoutOption(bad),
-      new RegExp(`--tunnel-idle-timeout .*${JSON.stringify(bad)}`),
-    );
+    assert.throws(() => parseReadTimeoutOption(bad), new RegExp(`--read-timeout .*${JSON.stringify(bad)}`));
   }
-  const r = run(["http-proxy", "--port", "0", "--listen", "127.0.0.1", "--tunnel-idle-timeout", "15m"], {
+  const r = run(["http-proxy", "--port", "0", "--listen", "127.0.0.1", "--read-timeout", "15m"], {
     EGRESS_HTTP_PROXY_DESTINATION: "*",
   });
   assert.equal(r.code, 1);
   assert.equal(r.stdout, "");
-  assert.match(r.stderr, /--tunnel-idle-timeout expects whole seconds \(0 for none\): "15m"/);
+  assert.match(r.stderr, /--read-timeout expects whole seconds \(0 for none\): "15m"/);
 });

@@ -16,11 +16,7 @@ import { parseDnsProxyDestination, parseHttpProxyDestination } from "./config/pr
 import { serverTtlResolver, startDnsProxy } from "./dns-proxy/server.js";
 import { decideHost, needsAddresses, ruleText } from "./http-proxy/policy.js";
 import { type HostResolver, serverResolver, staticResolver, systemResolver } from "./http-proxy/resolver.js";
-import {
-  DEFAULT_HTTP_PROXY_PORT,
-  DEFAULT_TUNNEL_IDLE_TIMEOUT_MS,
-  startHttpProxy,
-} from "./http-proxy/server.js";
+import { DEFAULT_HTTP_PROXY_PORT, DEFAULT_READ_TIMEOUT_MS, startHttpProxy } from "./http-proxy/server.js";
 import { BadTargetError, parseAuthority, parseHost } from "./http-proxy/target.js";
 import { networkSetup } from "./redirect/ip.js";
 import { DEFAULT_INTERFACES, type RouterInterfaces, renderNftScript } from "./redirect/nft.js";
@@ -129,10 +125,10 @@ function parsePortOption(v: string): number {
   return n;
 }
 
-/** `--tunnel-idle-timeout`: whole seconds, 0 for none; in milliseconds. */
-export function parseIdleTimeoutOption(v: string): number {
+/** `--read-timeout`: whole seconds, 0 for none; in milliseconds. */
+export function parseReadTimeoutOption(v: string): number {
   if (!/^\d{1,9}$/.test(v)) {
-    throw new Error(`--tunnel-idle-timeout expects whole seconds (0 for none): ${JSON.stringify(v)}`);
+    throw new Error(`--read-timeout expects whole seconds (0 for none): ${JSON.stringify(v)}`);
   }
   return Number(v) * 1000;
 }
@@ -181,9 +177,9 @@ export function registerRouterCommands(program: Command): void {
     .option("--port <port>", "listen port", String(DEFAULT_HTTP_PROXY_PORT))
     .option("--listen <address>", "listen address", "0.0.0.0")
     .option(
-      "--tunnel-idle-timeout <seconds>",
-      "close a CONNECT tunnel idle this long (0: never)",
-      String(DEFAULT_TUNNEL_IDLE_TIMEOUT_MS / 1000),
+      "--read-timeout <seconds>",
+      "end a request or CONNECT tunnel through which no byte moved for this long (0: never)",
+      String(DEFAULT_READ_TIMEOUT_MS / 1000),
     )
     .action(
       async (o: {
@@ -192,7 +188,7 @@ export function registerRouterCommands(program: Command): void {
         dnsServer: string[];
         port: string;
         listen: string;
-        tunnelIdleTimeout: string;
+        readTimeout: string;
       }) => {
         let resolver: HostResolver = systemResolver;
         try {
@@ -211,7 +207,7 @@ export function registerRouterCommands(program: Command): void {
             resolver,
             port: parsePortOption(o.port),
             host: o.listen,
-            tunnelIdleTimeoutMs: parseIdleTimeoutOption(o.tunnelIdleTimeout),
+            readTimeoutMs: parseReadTimeoutOption(o.readTimeout),
             onEvent: (e) => (e.kind === "allow" ? log.debug(e, "proxy") : log.info(e, "proxy")),
           });
           log.info(

@@ -21,6 +21,8 @@ class OriginConnection {
   user: Exchange | undefined;
   /** Whether a request has completed on this connection before (a stale keep-alive socket). */
   reused = false;
+  /** The inactivity limit now set on the socket (0: none). */
+  timeoutMs = 0;
 
   constructor(
     readonly pool: OriginPool,
@@ -28,7 +30,9 @@ class OriginConnection {
     readonly socket: net.Socket,
   ) {
     socket.setNoDelay(true);
-    socket.setTimeout(pool.idleTimeoutMs);
+    // Connecting, then (as the connection is new, an exchange is waiting for it) in use.
+    this.arm(pool.timeouts.connectMs);
+    socket.once("connect", () => this.arm(this.user ? pool.timeouts.readMs : pool.timeouts.idleMs));
     socket.on("data", (c: Buffer) => {
       if (this.user) this.user.onData(c);
       else socket.destroy(); // an idle connection has nothing to say
@@ -36,7 +40,7 @@ class OriginConnection {
     socket.on("end", () => this.user?.onEnd());
     socket.on("error", (e: Error) => this.user?.onError(e));
     socket.on("timeout", () => {
-      this.user?.onTimeout(pool.idleTimeoutMs);
+      this.user?.onTimeout(this.timeoutMs);
       socket.destroy();
     });
     socket.on("close", () => {
@@ -44,13 +48,27 @@ class OriginConnection {
       this.user?.onEnd();
     });
   }
+
+  /** Sets the socket's inactivity limit: connecting, in use by an exchange, or idle in the pool. */
+  arm(ms: number): void {
+    this.timeoutMs = ms;
+    this.socket.setTimeout(ms);
+  }
+}
+
+/** Inactivity limits of origin connections (ms; 0 for none): while connecting, while an exchange
+ *  uses the connection (no byte either way: squid's read_timeout), and idle in the pool. */
+export interface OriginTimeouts {
+  connectMs: number;
+  readMs: number;
+  idleMs: number;
 }
 
 export class OriginPool {
   private readonly idle = new Map<string, OriginConnection[]>();
   private readonly all = new Set<OriginConnection>();
 
-  constructor(readonly idleTimeoutMs: number) {}
+  constructor(readonly timeouts: OriginTimeouts) {}
 
   /** An idle connection to address:port, or a new one (connecting: writes are queued). */
   acquire(address: string, family: 4 | 6, port: number, fresh: boolean): OriginConnection {
@@ -58,7 +76,9 @@ export class OriginPool {
     const list = fresh ? undefined : this.idle.get(key);
     while (list !== undefined && list.length > 0) {
       const c = list.pop()!;
-      if (!c.socket.destroyed) return c;
+      if (c.socket.destroyed) continue;
+      c.arm(this.timeouts.readMs);
+      return c;
     }
     const c = new OriginConnection(this, key, net.connect({ host: address, port, family }));
     this.all.add(c);
@@ -74,7 +94,10 @@ export class OriginPool {
       this.idle.set(c.key, list);
     }
     if (list.length >= MAX_IDLE_PER_ORIGIN || c.socket.destroyed) c.socket.destroy();
-    else list.push(c);
+    else {
+      c.arm(this.timeouts.idleMs);
+      list.push(c);
+    }
   }
 
   forget(c: OriginConnection): void {

@@ -1,6 +1,7 @@
 // Functional tests of the HTTP proxy against real loopback origins (security cases are in
 // security.test.ts).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import { after, before, test } from "node:test";
@@ -111,7 +112,7 @@ test("errors: unresolvable name 502, refused port 502, upgrade 501, https:// URL
   assert.equal((await rawExchange(proxy.port, absoluteGet("https://web.example/"))).status, 400);
 });
 
-test("an origin that accepts but never answers gets 502 after the idle timeout", async () => {
+test("an origin that accepts but never answers gets 502 after the read timeout", async () => {
   const silent = net.createServer((s) => s.on("error", () => {}));
   const held: net.Socket[] = [];
   silent.on("connection", (s) => held.push(s));
@@ -120,7 +121,7 @@ test("an origin that accepts but never answers gets 502 after the idle timeout",
     policy: parseHttpProxyDestination("*"),
     port: 0,
     host: "127.0.0.1",
-    connectTimeoutMs: 300,
+    readTimeoutMs: 300,
   });
   try {
     const port = (silent.address() as net.AddressInfo).port;
@@ -132,6 +133,73 @@ test("an origin that accepts but never answers gets 502 after the idle timeout",
     await quick.close();
     for (const s of held) s.destroy();
     silent.close();
+  }
+});
+
+test("a slow answer within the read timeout gets through, however short the connect timeout", async () => {
+  // Long polling: the origin holds the request for longer than the connect timeout.
+  const slow = http.createServer((_req, res) => {
+    setTimeout(() => res.end("late answer"), 700);
+  });
+  await new Promise<void>((r) => slow.listen(0, "127.0.0.2", r));
+  const quick = await startHttpProxy({
+    policy: parseHttpProxyDestination("*"),
+    port: 0,
+    host: "127.0.0.1",
+    connectTimeoutMs: 200,
+    readTimeoutMs: 5000,
+  });
+  try {
+    const port = (slow.address() as net.AddressInfo).port;
+    const r = await rawExchange(quick.port, absoluteGet(`http://127.0.0.2:${port}/poll`));
+    assert.equal(r.status, 200);
+    assert.match(r.body, /late answer/);
+  } finally {
+    await quick.close();
+    slow.close();
+  }
+});
+
+test("an origin that does not complete the handshake gets 502 after the connect timeout, not the read timeout", async () => {
+  // A listener whose process is stopped: once its accept queue is full, the kernel drops further
+  // SYNs, so a connect neither succeeds nor fails.
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const s=require("net").createServer();s.listen({port:0,host:"127.0.0.2",backlog:1},()=>{process.stdout.write(String(s.address().port)+"\\n");process.kill(process.pid,"SIGSTOP")})`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const fillers: net.Socket[] = [];
+  const quick = await startHttpProxy({
+    policy: parseHttpProxyDestination("*"),
+    port: 0,
+    host: "127.0.0.1",
+    connectTimeoutMs: 300,
+    readTimeoutMs: 60_000,
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout!.once("data", (c: Buffer) => resolve(Number(c.toString().trim())));
+      child.once("exit", (code) => reject(new Error(`listener exited with ${code}`)));
+    });
+    // Fill the accept queue (backlog 1 holds two) and check that a further connect hangs.
+    for (let i = 0; i < 3; i++) {
+      const f = net.connect({ host: "127.0.0.2", port });
+      f.on("error", () => {});
+      fillers.push(f);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const r = await rawExchange(quick.port, absoluteGet(`http://127.0.0.2:${port}/`), 10_000);
+    const ms = Date.now() - t0;
+    assert.equal(r.status, 502);
+    assert.ok(ms >= 250 && ms < 5000, `answered after ${ms} ms`);
+  } finally {
+    await quick.close();
+    for (const f of fillers) f.destroy();
+    child.kill("SIGKILL");
   }
 });
 

@@ -31,7 +31,7 @@ export const DEFAULT_HTTP_PROXY_PORT = 8080;
 
 export interface ProxyEvent {
   /** allow: forwarded; deny: refused by policy (403); reject: malformed (400); error: 502/504;
-   *  idle: a CONNECT tunnel closed after `tunnelIdleTimeoutMs` without a byte either way. */
+   *  idle: a CONNECT tunnel closed after `readTimeoutMs` without a byte either way. */
   kind: "allow" | "deny" | "reject" | "error" | "idle";
   method: string;
   target: string;
@@ -48,15 +48,16 @@ export interface HttpProxyOptions {
   /** Listen address. Default all IPv4 addresses. */
   host?: string;
   connectTimeoutMs?: number;
-  /** A CONNECT tunnel that carries no byte in either direction for this long is closed (both
-   *  sides). Default 15 minutes, squid's `read_timeout`, which upstream's image leaves at its
-   *  default; 0 keeps idle tunnels forever. */
-  tunnelIdleTimeoutMs?: number;
+  /** An exchange with an origin (a request waiting for or receiving its response, or a CONNECT
+   *  tunnel) in which no byte moves either way for this long is ended: a request gets a 502 (cut
+   *  off if its response has begun), a tunnel is closed on both sides. Default 15 minutes, squid's `read_timeout`, which upstream's
+   *  image leaves at its default; 0 for none. */
+  readTimeoutMs?: number;
   onEvent?: (e: ProxyEvent) => void;
 }
 
-/** squid's default `read_timeout`: how long an idle CONNECT tunnel stays open. */
-export const DEFAULT_TUNNEL_IDLE_TIMEOUT_MS = 15 * 60_000;
+/** squid's default `read_timeout`: how long an exchange with an origin may go without a byte. */
+export const DEFAULT_READ_TIMEOUT_MS = 15 * 60_000;
 
 export interface RunningHttpProxy {
   address: string;
@@ -213,11 +214,16 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
   const policy = opts.policy;
   const resolver = opts.resolver ?? systemResolver;
   const connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
-  const tunnelIdleTimeoutMs = opts.tunnelIdleTimeoutMs ?? DEFAULT_TUNNEL_IDLE_TIMEOUT_MS;
+  const readTimeoutMs = opts.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   const emit = opts.onEvent ?? (() => {});
   // Origin connections are kept alive and reused (squid keeps persistent server connections
-  // too). The timeout is an idle timeout, for sockets in use and for sockets in the pool.
-  const pool = new OriginPool(connectTimeoutMs);
+  // too): connectTimeoutMs to connect, readTimeoutMs without a byte while in use, and
+  // connectTimeoutMs again as the idle time a pooled connection is kept.
+  const pool = new OriginPool({
+    connectMs: connectTimeoutMs,
+    readMs: readTimeoutMs,
+    idleMs: connectTimeoutMs,
+  });
   const tunnels = new Set<net.Socket>();
 
   /** The decision for an address literal, taken without waiting (most proxied requests name
@@ -380,9 +386,9 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
     // Every byte of the tunnel, either way, is a read or a write on the origin's socket, so its
     // inactivity timer is the tunnel's. (A peer that vanished without a FIN or reset would
     // otherwise hold both sockets for good.)
-    if (tunnelIdleTimeoutMs > 0) {
-      upstream.setTimeout(tunnelIdleTimeoutMs, () => {
-        emit({ kind: "idle", method, target: url, reason: `no data for ${tunnelIdleTimeoutMs / 1000} s` });
+    if (readTimeoutMs > 0) {
+      upstream.setTimeout(readTimeoutMs, () => {
+        emit({ kind: "idle", method, target: url, reason: `no data for ${readTimeoutMs / 1000} s` });
         upstream.destroy();
       });
     }

@@ -208,10 +208,10 @@ test("read buffers are reused only after their tunnel closed: concurrent tunnels
   assert.ok(freeBufferCount() > 0, "no buffer was returned for reuse");
 });
 
-test("a tunnel idle in both directions is closed after the idle timeout; traffic either way keeps it open", async () => {
+test("a tunnel idle in both directions is closed after the read timeout; traffic either way keeps it open", async () => {
   const events: ProxyEvent[] = [];
   const idleMs = 400;
-  const short = await startOpenProxy(2000, { tunnelIdleTimeoutMs: idleMs, onEvent: (e) => events.push(e) });
+  const short = await startOpenProxy(2000, { readTimeoutMs: idleMs, onEvent: (e) => events.push(e) });
   const timers: NodeJS.Timeout[] = [];
   try {
     // The origin talks every 100 ms on the first connection, stays silent on the others.
