@@ -8,7 +8,14 @@ import { after, before, test } from "node:test";
 import { parseHttpProxyDestination } from "../config/proxy.js";
 import { staticResolver } from "./resolver.js";
 import { type ProxyEvent, type RunningHttpProxy, startHttpProxy } from "./server.js";
-import { absoluteGet, connectThrough, type Origin, rawExchange, startOrigin } from "./testing.js";
+import {
+  absoluteGet,
+  connectThrough,
+  type Origin,
+  rawExchange,
+  startOpenProxy,
+  startOrigin,
+} from "./testing.js";
 
 let origin: Origin;
 let proxy: RunningHttpProxy;
@@ -117,12 +124,7 @@ test("an origin that accepts but never answers gets 502 after the read timeout",
   const held: net.Socket[] = [];
   silent.on("connection", (s) => held.push(s));
   await new Promise<void>((r) => silent.listen(0, "127.0.0.2", r));
-  const quick = await startHttpProxy({
-    policy: parseHttpProxyDestination("*"),
-    port: 0,
-    host: "127.0.0.1",
-    readTimeoutMs: 300,
-  });
+  const quick = await startOpenProxy(2000, { readTimeoutMs: 300 });
   try {
     const port = (silent.address() as net.AddressInfo).port;
     const t0 = Date.now();
@@ -142,13 +144,7 @@ test("a slow answer within the read timeout gets through, however short the conn
     setTimeout(() => res.end("late answer"), 700);
   });
   await new Promise<void>((r) => slow.listen(0, "127.0.0.2", r));
-  const quick = await startHttpProxy({
-    policy: parseHttpProxyDestination("*"),
-    port: 0,
-    host: "127.0.0.1",
-    connectTimeoutMs: 200,
-    readTimeoutMs: 5000,
-  });
+  const quick = await startOpenProxy(200, { readTimeoutMs: 5000 });
   try {
     const port = (slow.address() as net.AddressInfo).port;
     const r = await rawExchange(quick.port, absoluteGet(`http://127.0.0.2:${port}/poll`));
@@ -172,13 +168,7 @@ test("an origin that does not complete the handshake gets 502 after the connect 
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const fillers: net.Socket[] = [];
-  const quick = await startHttpProxy({
-    policy: parseHttpProxyDestination("*"),
-    port: 0,
-    host: "127.0.0.1",
-    connectTimeoutMs: 300,
-    readTimeoutMs: 60_000,
-  });
+  const quick = await startOpenProxy(300, { readTimeoutMs: 60_000 });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout!.once("data", (c: Buffer) => resolve(Number(c.toString().trim())));
