@@ -193,6 +193,48 @@ test("an origin that does not complete the handshake gets 502 after the connect 
   }
 });
 
+test("only the request head has a time limit: a slow head gets 408, a slow upload after it is forwarded whole", async () => {
+  const quick = await startOpenProxy(2000, { headersTimeoutMs: 300 });
+  try {
+    const trickle = (first: string, rest: string[]): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const s = net.connect({ host: "127.0.0.1", port: quick.port });
+        let got = "";
+        s.on("data", (c: Buffer) => {
+          got += c.toString("latin1");
+        });
+        s.on("error", reject);
+        s.on("close", () => resolve(got));
+        s.write(first);
+        let i = 0;
+        const timer = setInterval(() => {
+          if (i < rest.length && !s.destroyed) s.write(rest[i++]!);
+          else clearInterval(timer);
+        }, 150);
+      });
+    const url = `http://127.0.0.2:${origin.port}/upload`;
+    // The body takes ~1.5 s, five times the head limit.
+    const upload = await trickle(
+      `POST ${url} HTTP/1.1\r\nHost: 127.0.0.2:${origin.port}\r\nContent-Length: 40\r\nConnection: close\r\n\r\n`,
+      Array<string>(10).fill("abcd"),
+    );
+    assert.match(upload, /^HTTP\/1\.1 200 /);
+    assert.match(upload, /origin POST \/upload 40/);
+    const slowHead = await trickle(`GET ${url} HTTP/1.1\r\n`, [
+      `Host: 127.0.0.2:${origin.port}\r\n`,
+      "A: 1\r\n",
+      "B: 2\r\n",
+      "C: 3\r\n",
+      "D: 4\r\n",
+      "\r\n",
+    ]);
+    assert.match(slowHead, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.match(slowHead, /request head not complete within 0\.3 s/);
+  } finally {
+    await quick.close();
+  }
+});
+
 test("a body that arrives after the headers is forwarded (the request is not ended early)", async () => {
   const s = net.connect({ host: "127.0.0.1", port: proxy.port });
   const got: string[] = [];

@@ -53,8 +53,14 @@ export interface HttpProxyOptions {
    *  off if its response has begun), a tunnel is closed on both sides. Default 15 minutes, squid's `read_timeout`, which upstream's
    *  image leaves at its default; 0 for none. */
   readTimeoutMs?: number;
+  /** A client's request head (request line and fields) must be complete this long after it
+   *  began, else 408. Default 60 s (node:http's); the body that follows has no total limit. */
+  headersTimeoutMs?: number;
   onEvent?: (e: ProxyEvent) => void;
 }
+
+/** How long a client may take to send a request head. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 
 /** squid's default `read_timeout`: how long an exchange with an origin may go without a byte. */
 export const DEFAULT_READ_TIMEOUT_MS = 15 * 60_000;
@@ -396,7 +402,19 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
 
   // HTTP/1.1 clients must send Host, but an absolute-form target already names the host; the
   // agreement check below covers a Host that is present.
-  const server = http.createServer({ keepAliveTimeout: 30_000, requireHostHeader: false });
+  // Timeouts on the client side: the request head must arrive within headersTimeoutMs; the body
+  // then has no total limit (node:http's requestTimeout, 300 s by default, cut longer uploads
+  // with a 408 even while their bytes were flowing; squid limits only the head). A body that
+  // stops flowing is ended by the read timeout on the origin side.
+  const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const server = http.createServer({
+    keepAliveTimeout: 30_000,
+    requireHostHeader: false,
+    headersTimeout,
+    requestTimeout: 0,
+    // node:http looks for late heads on an interval (30 s by default): at least twice per limit.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 2))),
+  });
   server.on("request", (req, res) => {
     try {
       onRequest(req, res);
@@ -417,7 +435,11 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
     });
     rawResponse(socket, 501, "protocol upgrade through the proxy is not supported");
   });
-  server.on("clientError", (_e, socket: Duplex) => rawResponse(socket, 400, "malformed request"));
+  server.on("clientError", (e: NodeJS.ErrnoException, socket: Duplex) =>
+    e.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? rawResponse(socket, 408, `request head not complete within ${headersTimeout / 1000} s`)
+      : rawResponse(socket, 400, "malformed request"),
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
