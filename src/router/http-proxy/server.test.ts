@@ -235,6 +235,25 @@ test("only the request head has a time limit: a slow head gets 408, a slow uploa
   }
 });
 
+test("request heads up to 64 KiB pass (squid's limit, not node:http's 16 KiB); larger ones get 431", async () => {
+  const big = http.createServer({ maxHeaderSize: 128 * 1024 }, (req, res) => {
+    res.end(`x-big ${String(req.headers["x-big"] ?? "").length}`);
+  });
+  await new Promise<void>((r) => big.listen(0, "127.0.0.2", r));
+  try {
+    const port = (big.address() as net.AddressInfo).port;
+    const url = `http://127.0.0.2:${port}/`;
+    const ok = await rawExchange(proxy.port, absoluteGet(url, `X-Big: ${"a".repeat(40 * 1024)}\r\n`));
+    assert.equal(ok.status, 200);
+    assert.match(ok.body, /x-big 40960/);
+    const tooBig = await rawExchange(proxy.port, absoluteGet(url, `X-Big: ${"a".repeat(70 * 1024)}\r\n`));
+    assert.equal(tooBig.status, 431);
+    assert.match(tooBig.body, /request head larger than 64 KiB/);
+  } finally {
+    big.close();
+  }
+});
+
 test("a body that arrives after the headers is forwarded (the request is not ended early)", async () => {
   const s = net.connect({ host: "127.0.0.1", port: proxy.port });
   const got: string[] = [];

@@ -15,6 +15,7 @@ import type { HttpProxyPolicy } from "../config/proxy.js";
 import { forward, OriginPool } from "./origin.js";
 import { decideAddress, decideName, needsAddresses, verdictReason } from "./policy.js";
 import { type HostResolver, systemResolver } from "./resolver.js";
+import { MAX_HEAD_BYTES } from "./response.js";
 import {
   type Authority,
   BadTargetError,
@@ -412,6 +413,10 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
     requireHostHeader: false,
     headersTimeout,
     requestTimeout: 0,
+    // squid's request_header_max_size (64 KB) instead of node:http's 16 KiB: large cookies or
+    // bearer tokens pass, as they did through upstream's squid. Response heads have the same
+    // limit (response.ts MAX_HEAD_BYTES).
+    maxHeaderSize: MAX_HEAD_BYTES,
     // node:http looks for late heads on an interval (30 s by default): at least twice per limit.
     connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 2))),
   });
@@ -438,7 +443,9 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
   server.on("clientError", (e: NodeJS.ErrnoException, socket: Duplex) =>
     e.code === "ERR_HTTP_REQUEST_TIMEOUT"
       ? rawResponse(socket, 408, `request head not complete within ${headersTimeout / 1000} s`)
-      : rawResponse(socket, 400, "malformed request"),
+      : e.code === "HPE_HEADER_OVERFLOW"
+        ? rawResponse(socket, 431, `request head larger than ${MAX_HEAD_BYTES / 1024} KiB`)
+        : rawResponse(socket, 400, "malformed request"),
   );
 
   await new Promise<void>((resolve, reject) => {
