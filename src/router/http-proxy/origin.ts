@@ -124,7 +124,7 @@ export interface OriginRequest {
   /** How the request body is sent: none, as is (Content-Length), or re-chunked. */
   body: "none" | "length" | "chunked";
   /** Response header fields (filtered by the caller: hop-by-hop fields). */
-  filterResponseHeaders(raw: readonly string[]): string[];
+  filterResponseHeaders(raw: readonly string[], minor: 0 | 1): string[];
   /** Called once when the exchange fails; returns the text of the 502 answer. */
   onError(e: Error): string;
 }
@@ -271,7 +271,7 @@ class Exchange implements ResponseSink {
     const h = this.head;
     if (h !== undefined && !this.headSent) {
       this.headSent = true;
-      const headers = this.r.filterResponseHeaders(h.rawHeaders);
+      const headers = this.r.filterResponseHeaders(h.rawHeaders, h.minor);
       if (h.contentLength !== undefined && h.framing.kind !== "chunked" && h.framing.kind !== "close") {
         headers.push("Content-Length", String(h.contentLength));
       }

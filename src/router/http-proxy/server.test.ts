@@ -254,6 +254,36 @@ test("request heads up to 64 KiB pass (squid's limit, not node:http's 16 KiB); l
   }
 });
 
+test("Via and X-Forwarded-For as squid sends them: appended to the client's, Via also on the response", async () => {
+  const seen: http.IncomingHttpHeaders[] = [];
+  const echo = http.createServer((req, res) => {
+    seen.push(req.headers);
+    res.setHeader("Via", "1.1 origin-cache");
+    res.end("ok");
+  });
+  await new Promise<void>((r) => echo.listen(0, "127.0.0.2", r));
+  try {
+    const url = `http://127.0.0.2:${(echo.address() as net.AddressInfo).port}/`;
+    const plain = await rawExchange(proxy.port, absoluteGet(url));
+    assert.equal(plain.status, 200);
+    assert.equal(seen[0]!.via, "1.1 egress-router");
+    assert.equal(seen[0]!["x-forwarded-for"], "127.0.0.1");
+    assert.match(plain.head, /\r\nVia: 1\.1 origin-cache, 1\.1 egress-router(\r\n|$)/);
+    const chained = await rawExchange(
+      proxy.port,
+      absoluteGet(url, "Via: 1.0 first-proxy\r\nX-Forwarded-For: 10.0.0.7\r\nX-Forwarded-For: 10.0.0.8\r\n"),
+    );
+    assert.equal(chained.status, 200);
+    assert.equal(seen[1]!.via, "1.0 first-proxy, 1.1 egress-router");
+    assert.equal(seen[1]!["x-forwarded-for"], "10.0.0.7, 10.0.0.8, 127.0.0.1");
+    const old = await rawExchange(proxy.port, `GET ${url} HTTP/1.0\r\n\r\n`);
+    assert.equal(old.status, 200);
+    assert.equal(seen[2]!.via, "1.0 egress-router");
+  } finally {
+    echo.close();
+  }
+});
+
 test("a body that arrives after the headers is forwarded (the request is not ended early)", async () => {
   const s = net.connect({ host: "127.0.0.1", port: proxy.port });
   const got: string[] = [];

@@ -108,17 +108,37 @@ function filterHeaders(raw: readonly string[], drop: ReadonlySet<string>): strin
   return out;
 }
 
-// Content-Length is dropped from the response fields and written once by origin.ts from the
-// parsed (validated, de-duplicated) value.
-const DROP_LENGTH: ReadonlySet<string> = new Set(["content-length"]);
+/** The name this proxy gives itself in Via (RFC 9110 §7.6.3 allows a pseudonym; the host name
+ *  would tell the origin about the cluster). */
+export const VIA_PSEUDONYM = "egress-router";
 
-function responseHeaders(raw: readonly string[]): string[] {
-  return filterHeaders(raw, DROP_LENGTH);
+/** `values` (a field's earlier values, in order) with `added` after them, as one field value. */
+function appendValue(values: readonly string[], added: string): string {
+  return [...values, added].join(", ");
+}
+
+/** Values of the fields named `name` (lower case) in raw order. */
+function fieldValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) out.push(raw[i + 1]!);
+  return out;
+}
+
+const DROP_LENGTH_AND_VIA: ReadonlySet<string> = new Set(["content-length", "via"]);
+
+/** The response fields for the client: hop-by-hop ones and Content-Length dropped (origin.ts
+ *  writes the validated length), and this proxy added to Via with the origin's HTTP version
+ *  (RFC 9110 §7.6.3: a proxy MUST send Via in each message it forwards). */
+function responseHeaders(raw: readonly string[], minor: 0 | 1): string[] {
+  const out = filterHeaders(raw, DROP_LENGTH_AND_VIA);
+  out.push("Via", appendValue(fieldValues(raw, "via"), `1.${minor} ${VIA_PSEUDONYM}`));
+  return out;
 }
 
 /** The request head sent to the origin: the origin-form target, Host set to the authority that
  *  was checked, the client's fields without hop-by-hop ones (and without its Host, which must
- *  agree anyway). Node's parser has already refused both Content-Length and Transfer-Encoding
+ *  agree anyway), and, as squid does by default (upstream's image keeps the default), this proxy
+ *  added to Via (with the client's HTTP version) and the client's address to X-Forwarded-For. Node's parser has already refused both Content-Length and Transfer-Encoding
  *  and duplicate lengths (origin.test.ts checks that), and requestFramingProblem refuses codings
  *  not ending in chunked, so a chunked body is re-chunked under the client's own
  *  Transfer-Encoding value and a body with a length is sent as is. Field values come from
@@ -128,6 +148,7 @@ function requestHead(
   path: string,
   authority: string,
   raw: readonly string[],
+  client: { httpVersion: string; address: string },
 ): { head: string; body: "none" | "length" | "chunked" } {
   let transferEncoding: string | undefined;
   let length = false;
@@ -145,9 +166,18 @@ function requestHead(
   let head = `${method} ${path} HTTP/1.1\r\nHost: ${authority}\r\n`;
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(k) || k === "host" || connectionListed?.has(k)) continue;
+    if (
+      HOP_BY_HOP.has(k) ||
+      k === "host" ||
+      k === "via" ||
+      k === "x-forwarded-for" ||
+      connectionListed?.has(k)
+    )
+      continue;
     head += `${raw[i]!}: ${raw[i + 1]!}\r\n`;
   }
+  head += `Via: ${appendValue(fieldValues(raw, "via"), `${client.httpVersion} ${VIA_PSEUDONYM}`)}\r\n`;
+  head += `X-Forwarded-For: ${appendValue(fieldValues(raw, "x-forwarded-for"), client.address)}\r\n`;
   if (transferEncoding !== undefined) head += `Transfer-Encoding: ${transferEncoding}\r\n`;
   head += "\r\n";
   return { head, body: transferEncoding !== undefined ? "chunked" : length ? "length" : "none" };
@@ -332,7 +362,11 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
     const address = auth.addresses[0]!;
     const addressText = formatIP(address);
     emit({ kind: "allow", method, target: url, address: addressText });
-    const { head, body } = requestHead(method, target.path, target.authorityText, req.rawHeaders);
+    const { head, body } = requestHead(method, target.path, target.authorityText, req.rawHeaders, {
+      httpVersion: req.httpVersion === "1.0" ? "1.0" : "1.1",
+      // squid writes "unknown" when it has no address for the client.
+      address: req.socket.remoteAddress ?? "unknown",
+    });
     forward(
       pool,
       {
