@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import net from "node:net";
 import { after, before, test } from "node:test";
 import { parseDnsProxyDestination } from "../config/proxy.js";
@@ -33,12 +34,14 @@ function roundTrip(port: number, msg: string): Promise<string> {
 }
 
 let proxy: RunningDnsProxy;
+let portB = 0;
 let answer = "127.0.0.2";
 let now = 0;
 
 before(async () => {
   const a = await echo("127.0.0.2", "A");
   const b = await echo("127.0.0.3", "B");
+  portB = b;
   assert.equal(a > 0 && b > 0, true);
   const resolver: TtlResolver = { resolve4: async () => [{ address: answer, ttl: 30 }] };
   // Parsed from text, then pointed at loopback (which the parser rightly refuses as a target).
@@ -69,4 +72,29 @@ test("the name is re-resolved after its TTL", async () => {
   now += 30_000;
   assert.equal(await roundTrip(proxy.ports.get(1002)!, "gone"), "");
   assert.equal(proxy.caches.get(1002)!.lookups, 2);
+});
+
+test("both sides of a proxied connection have TCP keepalive (a vanished peer is noticed)", async () => {
+  const port = proxy.ports.get(1001)!;
+  const c = net.connect({ host: "127.0.0.1", port });
+  c.on("error", () => {});
+  await new Promise<void>((resolve) => {
+    c.on("data", () => resolve());
+    c.write("ping");
+  });
+  // ss lists each end of a loopback connection; the proxy's ends carry a keepalive timer.
+  const proxyEnds = (filter: string): string[] =>
+    execFileSync("ss", ["-tnoH", "state", "established", filter], { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.trim() !== "");
+  const clientSide = proxyEnds(`( sport = :${port} and dport = :${c.localPort} )`);
+  assert.equal(clientSide.length, 1, clientSide.join("\n"));
+  assert.match(clientSide[0]!, /timer:\(keepalive,/);
+  const originSide = proxyEnds(`( dst 127.0.0.3:${portB} )`);
+  assert.ok(originSide.length >= 1, "the proxy's connection to the target");
+  assert.ok(
+    originSide.every((l) => /timer:\(keepalive,/.test(l)),
+    originSide.join("\n"),
+  );
+  c.destroy();
 });

@@ -27,6 +27,11 @@ export interface DnsProxyOptions {
   /** Maps a configured port to the port actually bound (tests bind 0). Default: identity. */
   bindPort?: (configured: number) => number;
   connectTimeoutMs?: number;
+  /** TCP keepalive on both sides of every connection, first probe after this long without
+   *  traffic (0: off). Default 60 s. A peer that vanished without a FIN or reset (its node lost
+   *  power) is then noticed and both sockets are closed, instead of being held for good; a quiet
+   *  connection whose peers are alive is never cut. */
+  keepAliveMs?: number;
   cache?: CacheOptions;
   onEvent?: (e: {
     kind: "connect" | "error";
@@ -36,6 +41,9 @@ export interface DnsProxyOptions {
     reason?: string;
   }) => void;
 }
+
+/** First keepalive probe after this long without traffic (the kernel's interval and count follow). */
+export const DEFAULT_KEEPALIVE_MS = 60_000;
 
 export interface RunningDnsProxy {
   /** Configured port → bound port. */
@@ -74,6 +82,7 @@ function connectFirst(addresses: readonly string[], port: number, timeoutMs: num
 export async function startDnsProxy(opts: DnsProxyOptions): Promise<RunningDnsProxy> {
   const resolver = opts.resolver ?? systemTtlResolver;
   const timeout = opts.connectTimeoutMs ?? 10_000;
+  const keepAliveMs = opts.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
   const emit = opts.onEvent ?? (() => {});
   const servers: net.Server[] = [];
   const sockets = new Set<net.Socket>();
@@ -97,6 +106,10 @@ export async function startDnsProxy(opts: DnsProxyOptions): Promise<RunningDnsPr
           .then((up) => {
             if (client.destroyed) return up.destroy();
             sockets.add(up);
+            if (keepAliveMs > 0) {
+              up.setKeepAlive(true, keepAliveMs);
+              client.setKeepAlive(true, keepAliveMs);
+            }
             emit({ kind: "connect", port: p.port, target: p.target, address: up.remoteAddress ?? "" });
             up.on("close", () => {
               sockets.delete(up);
