@@ -51,8 +51,8 @@ export interface HttpProxyOptions {
   connectTimeoutMs?: number;
   /** An exchange with an origin (a request waiting for or receiving its response, or a CONNECT
    *  tunnel) in which no byte moves either way for this long is ended: a request gets a 502 (cut
-   *  off if its response has begun), a tunnel is closed on both sides. Default 15 minutes, squid's `read_timeout`, which upstream's
-   *  image leaves at its default; 0 for none. */
+   *  off if its response has begun), a tunnel is closed on both sides. Default 15 minutes,
+   *  squid's `read_timeout`, which upstream's image leaves at its default; 0 for none. */
   readTimeoutMs?: number;
   /** A client's request head (request line and fields) must be complete this long after it
    *  began, else 408. Default 60 s (node:http's); the body that follows has no total limit. */
@@ -138,7 +138,8 @@ function responseHeaders(raw: readonly string[], minor: 0 | 1): string[] {
 /** The request head sent to the origin: the origin-form target, Host set to the authority that
  *  was checked, the client's fields without hop-by-hop ones (and without its Host, which must
  *  agree anyway), and, as squid does by default (upstream's image keeps the default), this proxy
- *  added to Via (with the client's HTTP version) and the client's address to X-Forwarded-For. Node's parser has already refused both Content-Length and Transfer-Encoding
+ *  added to Via (with the client's HTTP version) and the client's address to X-Forwarded-For.
+ *  Node's parser has already refused both Content-Length and Transfer-Encoding
  *  and duplicate lengths (origin.test.ts checks that), and requestFramingProblem refuses codings
  *  not ending in chunked, so a chunked body is re-chunked under the client's own
  *  Transfer-Encoding value and a body with a length is sent as is. Field values come from
