@@ -195,12 +195,6 @@ function requestFramingProblem(raw: readonly string[]): string | undefined {
   return undefined;
 }
 
-function hostHeaders(raw: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === "host") out.push(raw[i + 1]!);
-  return out;
-}
-
 /** A plain-text answer on a raw socket (CONNECT, upgrades); the reason phrase is HTTP's own. */
 function rawResponse(socket: Duplex, status: number, reason: string): void {
   const text = http.STATUS_CODES[status] ?? "Error";
@@ -294,7 +288,7 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<RunningHtt
   }
 
   function checkHostHeader(req: http.IncomingMessage, target: Authority): string | undefined {
-    const hosts = hostHeaders(req.rawHeaders);
+    const hosts = fieldValues(req.rawHeaders, "host");
     if (hosts.length > 1) return "more than one Host header";
     if (hosts.length === 1 && !hostHeaderAgrees(target, hosts[0]!)) {
       return `Host header ${JSON.stringify(hosts[0])} does not match the request target`;
