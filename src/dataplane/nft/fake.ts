@@ -164,6 +164,8 @@ function cloneState(s: Map<string, NftTable>): Map<string, NftTable> {
 export class FakeNft implements NftExecer {
   private tables = new Map<string, NftTable>();
   private lastScript = new Map<string, string>();
+  /** resolve()'s live generation per table, computed once per applied script. */
+  private liveGenerations = new WeakMap<NftTable, number>();
   /** Every script passed to apply(), successful or not, in order. */
   readonly applied: string[] = [];
 
@@ -171,6 +173,7 @@ export class FakeNft implements NftExecer {
     this.applied.push(script);
     const next = this.run(script, ["nft", "-f", "-"]);
     this.tables = next.state;
+    this.liveGenerations = new WeakMap();
     for (const t of next.touched) this.lastScript.set(t, script);
   }
 
@@ -252,11 +255,15 @@ export class FakeNft implements NftExecer {
     const exact = t.objects.get(`${kind} ${name}`);
     const isBase = (o: NftObject): boolean =>
       o.kind === "chain" && o.statements.some((x) => x.startsWith("type "));
-    const objects = [...t.objects.values()];
-    const live = liveGeneration(
-      objects.filter(isBase).flatMap((o) => o.statements.filter(isRule)),
-      objects.filter((o) => !isBase(o)).map((o) => o.name),
-    );
+    let live = this.liveGenerations.get(t);
+    if (live === undefined) {
+      const objects = [...t.objects.values()];
+      live = liveGeneration(
+        objects.filter(isBase).flatMap((o) => o.statements.filter(isRule)),
+        objects.filter((o) => !isBase(o)).map((o) => o.name),
+      );
+      this.liveGenerations.set(t, live);
+    }
     if (live === 0 || splitGenerationName(name).generation > 0) return exact;
     const current = t.objects.get(`${kind} ${generationName(name, live)}`);
     if (current) return current;
