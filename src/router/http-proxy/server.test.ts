@@ -15,6 +15,7 @@ import {
   rawExchange,
   startOpenProxy,
   startOrigin,
+  trickleExchange,
 } from "./testing.js";
 
 let origin: Origin;
@@ -196,31 +197,16 @@ test("an origin that does not complete the handshake gets 502 after the connect 
 test("only the request head has a time limit: a slow head gets 408, a slow upload after it is forwarded whole", async () => {
   const quick = await startOpenProxy(2000, { headersTimeoutMs: 300 });
   try {
-    const trickle = (first: string, rest: string[]): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const s = net.connect({ host: "127.0.0.1", port: quick.port });
-        let got = "";
-        s.on("data", (c: Buffer) => {
-          got += c.toString("latin1");
-        });
-        s.on("error", reject);
-        s.on("close", () => resolve(got));
-        s.write(first);
-        let i = 0;
-        const timer = setInterval(() => {
-          if (i < rest.length && !s.destroyed) s.write(rest[i++]!);
-          else clearInterval(timer);
-        }, 150);
-      });
     const url = `http://127.0.0.2:${origin.port}/upload`;
     // The body takes ~1.5 s, five times the head limit.
-    const upload = await trickle(
+    const upload = await trickleExchange(
+      quick.port,
       `POST ${url} HTTP/1.1\r\nHost: 127.0.0.2:${origin.port}\r\nContent-Length: 40\r\nConnection: close\r\n\r\n`,
       Array<string>(10).fill("abcd"),
     );
     assert.match(upload, /^HTTP\/1\.1 200 /);
     assert.match(upload, /origin POST \/upload 40/);
-    const slowHead = await trickle(`GET ${url} HTTP/1.1\r\n`, [
+    const slowHead = await trickleExchange(quick.port, `GET ${url} HTTP/1.1\r\n`, [
       `Host: 127.0.0.2:${origin.port}\r\n`,
       "A: 1\r\n",
       "B: 2\r\n",
@@ -285,16 +271,12 @@ test("Via and X-Forwarded-For as squid sends them: appended to the client's, Via
 });
 
 test("a body that arrives after the headers is forwarded (the request is not ended early)", async () => {
-  const s = net.connect({ host: "127.0.0.1", port: proxy.port });
-  const got: string[] = [];
-  const closed = new Promise<void>((resolve) => s.on("close", () => resolve()));
-  s.on("data", (c: Buffer) => got.push(c.toString("latin1")));
-  s.write(
+  const got = await trickleExchange(
+    proxy.port,
     `POST http://127.0.0.2:${origin.port}/late HTTP/1.1\r\nHost: 127.0.0.2:${origin.port}\r\n` +
       "Content-Length: 5\r\nConnection: close\r\n\r\n",
+    ["hello"],
+    100,
   );
-  await new Promise((r) => setTimeout(r, 100));
-  s.write("hello");
-  await closed;
-  assert.match(got.join(""), /\r\norigin POST \/late 5\r\n/);
+  assert.match(got, /\r\norigin POST \/late 5\r\n/);
 });

@@ -80,6 +80,31 @@ export interface RawResponse {
   body: string;
 }
 
+/** Sends `first`, then each of `rest` `intervalMs` apart (a slow client), and resolves with
+ *  everything received once the peer closes. */
+export function trickleExchange(
+  port: number,
+  first: string,
+  rest: readonly string[],
+  intervalMs = 150,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    let got = "";
+    s.on("data", (c: Buffer) => {
+      got += c.toString("latin1");
+    });
+    s.on("error", reject);
+    s.on("close", () => resolve(got));
+    s.write(first);
+    let i = 0;
+    const timer = setInterval(() => {
+      if (i < rest.length && !s.destroyed) s.write(rest[i++]!);
+      else clearInterval(timer);
+    }, intervalMs);
+  });
+}
+
 /** Sends `text` and reads until the peer closes (or `timeoutMs`); parses the first status line. */
 export function rawExchange(port: number, text: string | Buffer, timeoutMs = 3000): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
